@@ -1,0 +1,106 @@
+//! Configuration, read once from the environment into typed structs.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `DATABASE_URL` | Postgres URL | `postgres://postgres@127.0.0.1:5432/clientele` |
+//! | `CLIENTELE_BIND` | listen address | `127.0.0.1:8080` |
+//! | `CLIENTELE_JWT_SECRET` | HS256 key, at least 32 bytes | none |
+//! | `CLIENTELE_JWT_PUBLIC_KEY_FILE` | PEM (RS256, ES256, EdDSA) or JWKS file of an external issuer | none |
+//! | `CLIENTELE_JWT_ISSUER` | required `iss` | `clientele` |
+//! | `CLIENTELE_JWT_AUDIENCE` | required `aud` | `clientele` |
+//! | `CLIENTELE_DB_POOL_SIZE` | r2d2 pool size | 4 per core, at least 8 |
+//! | `CLIENTELE_DB_POOL_TIMEOUT_MS` | wait for a pooled connection before answering 503 | `1000` |
+//! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
+//! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
+//! | `RUST_LOG` | log filter | `info` |
+//!
+//! Secrets are held in [`SecretString`] so that `Debug` never prints them.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// Default database URL when `DATABASE_URL` is unset.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/clientele";
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Postgres URL.
+    pub database_url: String,
+    /// Listen address.
+    pub bind: String,
+    /// Token verification settings.
+    pub jwt: JwtConfig,
+    /// r2d2 pool size.
+    pub pool_size: u32,
+    /// How long a request waits for a pooled connection before a 503.
+    pub pool_timeout: Duration,
+    /// Origins allowed by CORS; empty means no browser origin is allowed.
+    pub cors_origins: Vec<String>,
+    /// Emit logs as JSON lines (the default) or human-readable text.
+    pub log_json: bool,
+}
+
+/// How bearer tokens are verified.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// HS256 shared secret (also used to mint tokens with `clientele token create`).
+    pub secret: Option<SecretString>,
+    /// Path of a PEM public key or a JWKS document of an external issuer.
+    pub public_key_file: Option<String>,
+    /// Required `iss` claim.
+    pub issuer: String,
+    /// Required `aud` claim.
+    pub audience: String,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError(format!("{name} is not a valid value"))),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        let pool_size = parse_var("CLIENTELE_DB_POOL_SIZE", (cores * 4).max(8))?;
+        if pool_size == 0 {
+            return Err(ConfigError("CLIENTELE_DB_POOL_SIZE must be at least 1".into()));
+        }
+        let log_json = match var("CLIENTELE_LOG_FORMAT").as_deref() {
+            None | Some("json") => true,
+            Some("text") => false,
+            Some(_) => {
+                return Err(ConfigError("CLIENTELE_LOG_FORMAT must be json or text".into()));
+            }
+        };
+        Ok(Config {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            bind: var("CLIENTELE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            jwt: JwtConfig {
+                secret: var("CLIENTELE_JWT_SECRET").map(SecretString::from),
+                public_key_file: var("CLIENTELE_JWT_PUBLIC_KEY_FILE"),
+                issuer: var("CLIENTELE_JWT_ISSUER").unwrap_or_else(|| "clientele".into()),
+                audience: var("CLIENTELE_JWT_AUDIENCE").unwrap_or_else(|| "clientele".into()),
+            },
+            pool_size,
+            pool_timeout: Duration::from_millis(parse_var("CLIENTELE_DB_POOL_TIMEOUT_MS", 1000)?),
+            cors_origins: var("CLIENTELE_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            log_json,
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! Database access: the r2d2 pool, the one helper that runs diesel on the
+//! blocking pool, database creation and embedded migrations.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::sql_types::{BigInt, Text};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+/// Migrations compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Advisory lock key held while migrating, so two replicas never race.
+const MIGRATION_LOCK_KEY: i64 = 0x636c_6965_6e74; // "client"
+
+/// The connection pool shared by every request.
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+
+/// Builds the pool without connecting: the service starts (and reports not
+/// ready) even when Postgres is down, and recovers when it comes back.
+pub fn build_pool(url: &str, size: u32, timeout: Duration) -> DbPool {
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        // A broken connection surfaces as an error (503) and is dropped by
+        // r2d2's `has_broken`; a `SELECT 1` on every checkout would double
+        // the round trips of every request.
+        .test_on_check_out(false)
+        .build_unchecked(ConnectionManager::new(url))
+}
+
+/// Runs blocking diesel work on actix's blocking pool with a pooled
+/// connection, keeping the caller's tracing span. Async workers never block.
+pub async fn run<F, T>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let span = tracing::Span::current();
+    actix_web::web::block(move || {
+        let _entered = span.enter();
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// Runs `f` in a transaction on a pooled connection (see [`run`]).
+pub async fn transaction<F, T>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    run(pool, move |conn| conn.transaction(f)).await
+}
+
+/// True when a connection can be had and answers.
+pub async fn ping(pool: &DbPool) -> bool {
+    run(pool, |conn| conn.batch_execute("SELECT 1").map_err(AppError::from)).await.is_ok()
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Errors of the startup database steps.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The URL cannot be parsed or names no database.
+    #[error("invalid DATABASE_URL: {0}")]
+    Url(String),
+    /// Postgres refused the connection.
+    #[error("cannot connect to Postgres: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// Creates the database named in `url` if it does not exist yet, connecting
+/// to the server's `postgres` maintenance database.
+pub fn create_database_if_missing(url: &str) -> Result<(), SetupError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| SetupError::Url(e.to_string()))?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty() {
+        return Err(SetupError::Url("no database name in the path".into()));
+    }
+    if let Ok(mut conn) = PgConnection::establish(url) {
+        return conn.batch_execute("SELECT 1").map_err(SetupError::from);
+    }
+    parsed.set_path("/postgres");
+    let mut admin = PgConnection::establish(parsed.as_str())?;
+    let exists = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<Text, _>(&name)
+        .get_result::<Count>(&mut admin)?
+        .n
+        > 0;
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        match admin.batch_execute(&format!("CREATE DATABASE \"{quoted}\"")) {
+            // A concurrent replica may have created it first.
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
+            other => other?,
+        }
+        tracing::info!(database = %name, "created database");
+    }
+    Ok(())
+}
+
+/// Applies pending migrations under a Postgres advisory lock; returns how
+/// many were applied.
+pub fn migrate(conn: &mut PgConnection) -> Result<usize, SetupError> {
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+    let result =
+        conn.run_pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| SetupError::Migration(e.to_string()));
+    conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+    result
+}
+
+/// Creates the database if needed and migrates it: what `serve` and
+/// `migrate` do before anything else.
+pub fn prepare(url: &str) -> Result<usize, SetupError> {
+    create_database_if_missing(url)?;
+    let mut conn = PgConnection::establish(url)?;
+    migrate(&mut conn)
+}
