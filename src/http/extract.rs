@@ -1,0 +1,135 @@
+//! Request extractors: JSON bodies with every failing field listed, and
+//! `If-Match` preconditions.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Map, Value};
+
+use crate::error::AppError;
+use crate::services::Precondition;
+
+/// Largest accepted body (API.md §3: 1 MiB).
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Largest accepted batch body (10 MiB).
+pub const BATCH_BODY_LIMIT: usize = 10 << 20;
+
+/// A JSON object body of at most `LIMIT` bytes. Wrong media type → 415,
+/// oversize → 413, bad JSON → 400, not an object → 422. Typed parsing (with
+/// every failing field listed) happens in the service layer.
+pub struct JsonBody<const LIMIT: usize = BODY_LIMIT>(pub Map<String, Value>);
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, AppError> {
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("cannot read body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Parses bytes as a JSON object.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AppError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(AppError::field("body", "invalid_type", "the body must be a JSON object")),
+        Err(e) => Err(AppError::BadRequest(format!("malformed JSON at line {} column {}", e.line(), e.column()))),
+    }
+}
+
+impl<const LIMIT: usize> FromRequest for JsonBody<LIMIT> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(AppError::UnsupportedMediaType);
+            }
+            if declared.is_some_and(|n| n > LIMIT) {
+                return Err(AppError::PayloadTooLarge(LIMIT));
+            }
+            let bytes = read_body(&mut payload, LIMIT).await?;
+            parse_object(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// The `If-Match` header of a request, as a service precondition.
+pub struct IfMatch(pub Precondition);
+
+impl FromRequest for IfMatch {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let values: Vec<&str> = req
+            .headers()
+            .get_all(header::IF_MATCH)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        let pre = if values.is_empty() {
+            Precondition::None
+        } else if values.contains(&"*") {
+            Precondition::Exists
+        } else {
+            // Strong comparison (RFC 9110 §13.1.1): weak tags never match.
+            Precondition::Versions(
+                values.iter().filter_map(|v| v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()).collect(),
+            )
+        };
+        std::future::ready(Ok(IfMatch(pre)))
+    }
+}
+
+/// The strong `ETag` of a resource version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// Query-string filters of a list; a bad or unknown parameter is a 422
+/// naming it.
+pub struct Filter<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Filter<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let qs = req.query_string();
+        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(qs.as_bytes()));
+        std::future::ready(serde_path_to_error::deserialize::<_, T>(de).map(Filter).map_err(|e| {
+            let path = e.path().to_string();
+            let msg = e.into_inner().to_string();
+            if let Some(rest) = msg.strip_prefix("unknown field `") {
+                let name = rest.split('`').next().unwrap_or_default();
+                AppError::field(name, "unknown_parameter", "this query parameter does not exist")
+            } else {
+                AppError::field(path, "invalid_value", "this query parameter has an invalid value")
+            }
+        }))
+    }
+}

@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by every REST resource: middleware, extractors,
+//! pagination and metrics.
+
+pub mod extract;
+pub mod idempotency;
+pub mod metrics;
+pub mod middleware;
+pub mod pagination;
+
+/// The request id of the current request (made or echoed by the middleware).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
