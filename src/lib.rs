@@ -1,0 +1,80 @@
+//! Clientele: a headless customer file and prospect database with the GDPR
+//! built in. See `README.md` and `../shared/API.md`.
+//!
+//! A request crosses four rooms: `rest` (HTTP ↔ service call), `services`
+//! (rules, transactions), `models` (diesel rows), `db::schema`.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod models;
+pub mod rest;
+pub mod services;
+pub mod state;
+pub mod telemetry;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The OpenAPI document, built from the routing (what `clientele openapi` prints).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(rest::docs::ApiDoc::openapi())
+        .configure(rest::configure)
+        .split_for_parts();
+    let mut doc = doc;
+    // Modifiers run on the static part only; apply the conventions to the routed paths too.
+    utoipa::Modify::modify(&rest::docs::Conventions, &mut doc);
+    doc
+}
+
+/// The application: routes, middleware and state. Used by `serve` and tests.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let doc = openapi();
+    let cors = cors(&state.config.cors_origins);
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound("resource").into()))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .service(web::redirect("/docs", "/docs/"))
+        .configure(|cfg| {
+            let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
+            rest::configure(&mut cfg);
+        })
+        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound("route")) }))
+        .wrap(cors)
+        .wrap(actix_web::middleware::from_fn(http::middleware::observe))
+}
+
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type", "if-match", "idempotency-key", "x-request-id"])
+        .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+        .max_age(600);
+    for o in origins {
+        cors = cors.allowed_origin(o);
+    }
+    cors
+}

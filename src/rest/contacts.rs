@@ -1,0 +1,147 @@
+//! `/v1/contacts` and their interactions.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{created, no_content, ok_versioned};
+use crate::auth::{Actor, Scope};
+use crate::db;
+use crate::error::AppError;
+use crate::http::extract::{Filter, IfMatch, JsonBody};
+use crate::http::pagination::Page;
+use crate::services::contacts::{
+    self, ContactFilter, ContactInput, ContactOut, InteractionFilter, InteractionInput, InteractionOut,
+};
+use crate::services::orders::{self, OrderFilter, OrderOut};
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_contact)
+        .service(list_contacts)
+        .service(get_contact)
+        .service(update_contact)
+        .service(delete_contact)
+        .service(create_interaction)
+        .service(list_interactions)
+        .service(list_contact_orders);
+}
+
+/// Create a contact.
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:write"])),
+    request_body = ContactInput,
+    responses((status = 201, description = "Created", body = ContactOut,
+        headers(("Location" = String), ("ETag" = String)))))]
+#[post("/contacts")]
+async fn create_contact(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| contacts::create(c, &actor, body.0)).await?;
+    Ok(created(format!("/v1/contacts/{}", out.id), out.version, &out))
+}
+
+/// List contacts.
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:read"])), params(ContactFilter),
+    responses((status = 200, description = "A page of contacts", body = Page<ContactOut>)))]
+#[get("/contacts")]
+async fn list_contacts(
+    state: web::Data<AppState>,
+    actor: Actor,
+    f: Filter<ContactFilter>,
+) -> Result<HttpResponse, AppError> {
+    let page = db::run(&state.pool, move |c| contacts::list(c, &actor, f.0)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Get a contact.
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:read"])),
+    responses((status = 200, description = "The contact", body = ContactOut, headers(("ETag" = String)))))]
+#[get("/contacts/{id}")]
+async fn get_contact(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| contacts::get(c, &actor, id)).await?;
+    Ok(ok_versioned(out.version, &out))
+}
+
+/// Update a contact with a JSON merge patch (RFC 7396).
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:write"])),
+    params(("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
+    request_body(content = ContactInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated contact", body = ContactOut, headers(("ETag" = String)))))]
+#[patch("/contacts/{id}")]
+async fn update_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    pre: IfMatch,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| contacts::update(c, &actor, id, body.0, &pre.0)).await?;
+    Ok(ok_versioned(out.version, &out))
+}
+
+/// Delete a contact (its interactions go; its orders stay, detached).
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:write"])),
+    params(("If-Match" = Option<String>, Header, description = "ETag the deletion applies to")),
+    responses((status = 204, description = "Deleted")))]
+#[delete("/contacts/{id}")]
+async fn delete_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    pre: IfMatch,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    db::run(&state.pool, move |c| contacts::delete(c, &actor, id, &pre.0)).await?;
+    Ok(no_content())
+}
+
+/// Record an interaction with a contact.
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:write"])),
+    request_body = InteractionInput,
+    responses((status = 201, description = "Recorded", body = InteractionOut)))]
+#[post("/contacts/{id}/interactions")]
+async fn create_interaction(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| contacts::add_interaction(c, &actor, id, body.0)).await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// List the interactions of a contact, oldest first.
+#[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:read"])), params(InteractionFilter),
+    responses((status = 200, description = "A page of interactions", body = Page<InteractionOut>)))]
+#[get("/contacts/{id}/interactions")]
+async fn list_interactions(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    f: Filter<InteractionFilter>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let page = db::run(&state.pool, move |c| contacts::list_interactions(c, &actor, id, f.0)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// List the orders of a contact.
+#[utoipa::path(tag = "contacts", security(("bearer" = ["orders:read"])), params(OrderFilter),
+    responses((status = 200, description = "A page of orders", body = Page<OrderOut>)))]
+#[get("/contacts/{id}/orders")]
+async fn list_contact_orders(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    f: Filter<OrderFilter>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let page = db::run(&state.pool, move |c| {
+        actor.require(Scope::OrdersRead)?;
+        crate::models::contact::find(c, id, false)?.ok_or(AppError::NotFound("contact"))?;
+        orders::list(c, &actor, OrderFilter { contact_id: Some(id), ..f.0 })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

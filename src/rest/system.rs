@@ -1,0 +1,46 @@
+//! Health, readiness and metrics: no token needed.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Health or readiness status.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// The database is reachable (503 with Retry-After otherwise).
+#[utoipa::path(tag = "system", responses(
+    (status = 200, description = "Ready", body = Health),
+    (status = 503, description = "Database unreachable", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if db::ping(&state.pool).await {
+        Ok(HttpResponse::Ok().json(Health { status: "ok" }))
+    } else {
+        Err(AppError::Unavailable("database unreachable".into()))
+    }
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(tag = "system", responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
+        .body(state.metrics.render(&state.pool))
+}

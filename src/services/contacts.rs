@@ -1,0 +1,446 @@
+//! Contacts (people) and their interactions.
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::clients::like_prefix;
+use super::stats::{self, Owner, Stats};
+use super::{Precondition, check_custom_fields, check_tags, decode, merge_patch};
+use crate::auth::{Actor, Scope};
+use crate::db::schema::{contacts, interactions};
+use crate::domain::{Direction, Email, InteractionKind, LawfulBasis, Phone, Status, birth_date_in_past};
+use crate::error::AppError;
+use crate::http::pagination::{Page, PageRequest, SortKey};
+use crate::models::contact::{self as model, Contact, ContactWrite};
+use crate::models::interaction::Interaction;
+
+/// The writable fields of a contact.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    /// The company this person works for.
+    pub client_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 100))]
+    pub first_name: Option<String>,
+    #[validate(length(min = 1, max = 100))]
+    pub last_name: Option<String>,
+    /// Unique, case-insensitive.
+    #[schema(example = "jeanne.martin@example.com")]
+    pub email: Option<String>,
+    /// E.164.
+    #[schema(example = "+33612345678")]
+    pub phone: Option<String>,
+    #[validate(length(max = 200))]
+    pub job_title: Option<String>,
+    /// In the past.
+    pub birth_date: Option<NaiveDate>,
+    /// Lifecycle status (default `prospect`).
+    pub status: Option<Status>,
+    /// Acquisition channel.
+    #[validate(length(max = 100))]
+    pub source: Option<String>,
+    /// Lawful basis of the processing (default `legitimate_interest`).
+    pub lawful_basis: Option<LawfulBasis>,
+    /// Last contact initiated by the person (the clock of prospect retention).
+    pub last_interaction_at: Option<DateTime<Utc>>,
+    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Map<String, Value>>,
+}
+
+/// A contact as the API returns it.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct ContactOut {
+    pub id: Uuid,
+    pub client_id: Option<Uuid>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub job_title: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub status: Status,
+    pub source: Option<String>,
+    pub lawful_basis: LawfulBasis,
+    /// Set by a restriction request: writes other than by a request are refused.
+    pub restricted: bool,
+    pub last_interaction_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub custom_fields: Value,
+    pub stats: Stats,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl ContactOut {
+    /// Builds the answer from a row and its 12-month spend.
+    pub fn from_row(c: Contact, spent_12m: i64) -> Self {
+        ContactOut {
+            id: c.id,
+            client_id: c.client_id,
+            first_name: c.first_name,
+            last_name: c.last_name,
+            email: c.email,
+            phone: c.phone,
+            job_title: c.job_title,
+            birth_date: c.birth_date,
+            status: c.status.parse().unwrap_or(Status::Prospect),
+            source: c.source,
+            lawful_basis: c.lawful_basis.parse().unwrap_or(LawfulBasis::LegitimateInterest),
+            restricted: c.restricted,
+            last_interaction_at: c.last_interaction_at,
+            tags: serde_json::from_value(c.tags).unwrap_or_default(),
+            custom_fields: c.custom_fields,
+            stats: Stats {
+                orders_count: c.orders_count,
+                total_spent_cents: c.total_spent_cents,
+                spent_last_12m_cents: spent_12m,
+                first_order_at: c.first_order_at,
+                last_order_at: c.last_order_at,
+                last_order_total_cents: c.last_order_total_cents,
+            },
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            version: c.version,
+        }
+    }
+
+    fn input(&self) -> ContactInput {
+        ContactInput {
+            client_id: self.client_id,
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            job_title: self.job_title.clone(),
+            birth_date: self.birth_date,
+            status: Some(self.status),
+            source: self.source.clone(),
+            lawful_basis: Some(self.lawful_basis),
+            last_interaction_at: self.last_interaction_at,
+            tags: Some(self.tags.clone()),
+            custom_fields: self.custom_fields.as_object().cloned(),
+        }
+    }
+}
+
+/// Validates a contact document into the row to write.
+pub fn validate(map: Map<String, Value>) -> Result<ContactWrite, AppError> {
+    let (input, mut errors) = decode::<ContactInput>(map);
+    let Some(input) = input else {
+        return Err(AppError::Validation(errors.0));
+    };
+    let email = errors.opt("email", input.email.as_deref(), Email::parse);
+    let phone = errors.opt("phone", input.phone.as_deref(), Phone::parse);
+    if let Some(d) = input.birth_date {
+        errors.take("birth_date", birth_date_in_past(d, Utc::now().date_naive()));
+    }
+    if input.email.is_none() && input.phone.is_none() && input.last_name.is_none() {
+        errors.push("email", "required", "a contact needs at least an email, a phone or a last name");
+    }
+    let tags = input.tags.clone().unwrap_or_default();
+    check_tags(&mut errors, &tags);
+    let custom = input.custom_fields.clone().unwrap_or_default();
+    check_custom_fields(&mut errors, &custom);
+    errors.finish()?;
+    Ok(ContactWrite {
+        client_id: input.client_id,
+        first_name: input.first_name.map(|s| s.trim().to_owned()),
+        last_name: input.last_name.map(|s| s.trim().to_owned()),
+        email: email.map(|e| e.as_str().to_owned()),
+        phone: phone.map(|p| p.as_str().to_owned()),
+        job_title: input.job_title,
+        birth_date: input.birth_date,
+        status: input.status.unwrap_or(Status::Prospect).as_str().to_owned(),
+        source: input.source,
+        lawful_basis: input.lawful_basis.unwrap_or(LawfulBasis::LegitimateInterest).as_str().to_owned(),
+        last_interaction_at: input.last_interaction_at,
+        tags: Value::from(tags),
+        custom_fields: Value::Object(custom),
+    })
+}
+
+/// The answer for one row.
+pub fn out(conn: &mut PgConnection, c: Contact) -> Result<ContactOut, AppError> {
+    let spent = stats::spent_last_12m(conn, Owner::Contact, &[c.id])?;
+    let s = spent.get(&c.id).copied().unwrap_or(0);
+    Ok(ContactOut::from_row(c, s))
+}
+
+/// Inserts a validated contact (used by order customer matching too).
+pub fn insert(conn: &mut PgConnection, write: &ContactWrite) -> Result<Contact, AppError> {
+    Ok(diesel::insert_into(contacts::table)
+        .values((contacts::id.eq(Uuid::now_v7()), write))
+        .returning(Contact::as_returning())
+        .get_result(conn)?)
+}
+
+/// `POST /v1/contacts`.
+pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) -> Result<ContactOut, AppError> {
+    actor.require(Scope::ContactsWrite)?;
+    let write = validate(body)?;
+    conn.transaction(|conn| {
+        let row = insert(conn, &write)?;
+        out(conn, row)
+    })
+}
+
+/// `GET /v1/contacts/{id}`.
+pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<ContactOut, AppError> {
+    actor.require(Scope::ContactsRead)?;
+    let row = model::find(conn, id, false)?.ok_or(AppError::NotFound("contact"))?;
+    out(conn, row)
+}
+
+fn refuse_restricted(c: &Contact) -> Result<(), AppError> {
+    if c.restricted {
+        return Err(AppError::Conflict {
+            code: "restricted",
+            detail: "processing of this contact is restricted; only a data-subject request may change it".into(),
+            field: None,
+        });
+    }
+    Ok(())
+}
+
+/// `PATCH /v1/contacts/{id}`: an RFC 7396 merge patch.
+pub fn update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    patch: Map<String, Value>,
+    pre: &Precondition,
+) -> Result<ContactOut, AppError> {
+    actor.require(Scope::ContactsWrite)?;
+    conn.transaction(|conn| {
+        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("contact"))?;
+        pre.check(row.version)?;
+        refuse_restricted(&row)?;
+        let current = ContactWrite::from(&row);
+        let mut doc = serde_json::to_value(ContactOut::from_row(row.clone(), 0).input()).map_err(AppError::internal)?;
+        merge_patch(&mut doc, &Value::Object(patch));
+        let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
+        let write = validate(map)?;
+        if write == current {
+            return out(conn, row);
+        }
+        let row = diesel::update(contacts::table.find(id))
+            .set((&write, contacts::version.eq(contacts::version + 1), contacts::updated_at.eq(diesel::dsl::now)))
+            .returning(Contact::as_returning())
+            .get_result(conn)?;
+        out(conn, row)
+    })
+}
+
+/// `DELETE /v1/contacts/{id}`: removes the person and their interactions;
+/// their orders stay, detached. (Erasure with proof is a data-subject request.)
+pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Precondition) -> Result<(), AppError> {
+    actor.require(Scope::ContactsWrite)?;
+    conn.transaction(|conn| {
+        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("contact"))?;
+        pre.check(row.version)?;
+        refuse_restricted(&row)?;
+        diesel::delete(contacts::table.find(id)).execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Filters of `GET /v1/contacts`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ContactFilter {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next_cursor`.
+    pub after: Option<String>,
+    /// `created_at` (default) or `updated_at`.
+    pub sort: Option<SortKey>,
+    pub status: Option<Status>,
+    pub client_id: Option<Uuid>,
+    /// Exact email, case-insensitive.
+    pub email: Option<String>,
+    pub tag: Option<String>,
+    /// Prefix of the first name, last name or email, case-insensitive.
+    pub q: Option<String>,
+    pub updated_after: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/contacts` (and `GET /v1/clients/{id}/contacts`).
+pub fn list(conn: &mut PgConnection, actor: &Actor, f: ContactFilter) -> Result<Page<ContactOut>, AppError> {
+    actor.require(Scope::ContactsRead)?;
+    let page = PageRequest::parse(f.limit, f.after.as_deref(), f.sort)?;
+    let mut q = contacts::table.select(Contact::as_select()).into_boxed();
+    if let Some(s) = f.status {
+        q = q.filter(contacts::status.eq(s.as_str()));
+    }
+    if let Some(c) = f.client_id {
+        q = q.filter(contacts::client_id.eq(c));
+    }
+    if let Some(e) = f.email {
+        q = q.filter(diesel::dsl::sql::<Bool>("lower(contacts.email) = lower(").bind::<Text, _>(e).sql(")"));
+    }
+    if let Some(t) = f.tag {
+        q = q.filter(diesel::dsl::sql::<Bool>("contacts.tags @> jsonb_build_array(").bind::<Text, _>(t).sql(")"));
+    }
+    if let Some(p) = f.q {
+        let p = like_prefix(&p);
+        q = q.filter(
+            diesel::dsl::sql::<Bool>("(lower(contacts.last_name) LIKE ")
+                .bind::<Text, _>(p.clone())
+                .sql(" OR lower(contacts.first_name) LIKE ")
+                .bind::<Text, _>(p.clone())
+                .sql(" OR lower(contacts.email) LIKE ")
+                .bind::<Text, _>(p)
+                .sql(")"),
+        );
+    }
+    if let Some(v) = f.updated_after {
+        q = q.filter(contacts::updated_at.gt(v));
+    }
+    let rows: Vec<Contact> = crate::paginate!(q, contacts, page).load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let spent = stats::spent_last_12m(conn, Owner::Contact, &ids)?;
+    let key = |c: &Contact| (if page.sort == SortKey::UpdatedAt { c.updated_at } else { c.created_at }, c.id);
+    Ok(page.page(rows, key, |c| {
+        let s = spent.get(&c.id).copied().unwrap_or(0);
+        ContactOut::from_row(c, s)
+    }))
+}
+
+/// A new interaction with a contact.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionInput {
+    #[validate(required)]
+    #[schema(required = true)]
+    pub kind: Option<InteractionKind>,
+    /// `inbound` (from the person: moves `last_interaction_at`) or `outbound`.
+    #[validate(required)]
+    #[schema(required = true)]
+    pub direction: Option<Direction>,
+    /// When it happened (default: now). Not in the future.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// At most 2,000 characters.
+    #[validate(length(max = 2000))]
+    pub summary: Option<String>,
+}
+
+/// An interaction as the API returns it.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct InteractionOut {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub kind: InteractionKind,
+    pub direction: Direction,
+    pub occurred_at: DateTime<Utc>,
+    pub summary: Option<String>,
+    /// The token subject that recorded it.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Interaction> for InteractionOut {
+    fn from(i: Interaction) -> Self {
+        InteractionOut {
+            id: i.id,
+            contact_id: i.contact_id,
+            kind: i.kind.parse().unwrap_or(InteractionKind::Note),
+            direction: i.direction.parse().unwrap_or(Direction::Outbound),
+            occurred_at: i.occurred_at,
+            summary: i.summary,
+            created_by: i.created_by,
+            created_at: i.created_at,
+        }
+    }
+}
+
+/// `POST /v1/contacts/{id}/interactions`.
+pub fn add_interaction(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    contact_id: Uuid,
+    body: Map<String, Value>,
+) -> Result<InteractionOut, AppError> {
+    actor.require(Scope::ContactsWrite)?;
+    let (input, mut errors) = decode::<InteractionInput>(body);
+    // Postgres keeps microseconds: answer what a later read will return.
+    let now = Utc::now().trunc_subsecs(6);
+    if let Some(at) = input.as_ref().and_then(|i| i.occurred_at)
+        && at > now + chrono::Duration::minutes(5)
+    {
+        errors.push("occurred_at", "in_future", "an interaction cannot happen in the future");
+    }
+    errors.finish()?;
+    let input = input.expect("no errors means decoded");
+    let (kind, direction) = (input.kind.expect("required"), input.direction.expect("required"));
+    conn.transaction(|conn| {
+        let contact = model::find(conn, contact_id, true)?.ok_or(AppError::NotFound("contact"))?;
+        refuse_restricted(&contact)?;
+        let row = Interaction {
+            id: Uuid::now_v7(),
+            contact_id,
+            kind: kind.as_str().into(),
+            direction: direction.as_str().into(),
+            occurred_at: input.occurred_at.unwrap_or(now),
+            summary: input.summary,
+            created_by: actor.sub.clone(),
+            created_at: now,
+        };
+        diesel::insert_into(interactions::table).values(&row).execute(conn)?;
+        if direction == Direction::Inbound {
+            touch_last_interaction(conn, contact_id, row.occurred_at)?;
+        }
+        Ok(row.into())
+    })
+}
+
+/// Moves `last_interaction_at` forward (only what comes from the person does).
+pub fn touch_last_interaction(conn: &mut PgConnection, contact_id: Uuid, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(contacts::table.find(contact_id))
+        .filter(contacts::last_interaction_at.is_null().or(contacts::last_interaction_at.lt(at)))
+        .set((contacts::last_interaction_at.eq(at), contacts::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)
+}
+
+/// Paging of `GET /v1/contacts/{id}/interactions`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InteractionFilter {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next_cursor`.
+    pub after: Option<String>,
+}
+
+/// `GET /v1/contacts/{id}/interactions`, oldest first.
+pub fn list_interactions(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    contact_id: Uuid,
+    f: InteractionFilter,
+) -> Result<Page<InteractionOut>, AppError> {
+    actor.require(Scope::ContactsRead)?;
+    let page = PageRequest::parse(f.limit, f.after.as_deref(), None)?;
+    model::find(conn, contact_id, false)?.ok_or(AppError::NotFound("contact"))?;
+    let mut q = interactions::table
+        .filter(interactions::contact_id.eq(contact_id))
+        .select(Interaction::as_select())
+        .into_boxed();
+    if let Some(c) = page.after {
+        q = q.filter(
+            interactions::created_at.gt(c.at()).or(interactions::created_at.eq(c.at()).and(interactions::id.gt(c.id))),
+        );
+    }
+    let rows = q.order((interactions::created_at, interactions::id)).limit(page.limit + 1).load(conn)?;
+    Ok(page.page(rows, |i: &Interaction| (i.created_at, i.id), InteractionOut::from))
+}

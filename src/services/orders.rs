@@ -1,0 +1,642 @@
+//! Orders: creation, upsert by `(source, external_id)`, batch upsert,
+//! customer matching by email, stats and prospect→customer promotion.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::contacts::touch_last_interaction;
+use super::stats::{self, Owner};
+use super::{Errors, Precondition, decode, merge_patch};
+use crate::auth::{Actor, Scope};
+use crate::db::schema::orders;
+use crate::domain::{Currency, Email, LawfulBasis, OrderStatus, Phone, Status};
+use crate::error::{AppError, FieldError};
+use crate::http::pagination::{Page, PageRequest, SortKey};
+use crate::models::contact::{self as contact_model, ContactWrite};
+use crate::models::order::{self as model, Order, OrderLine, OrderWrite};
+
+/// Most orders in one batch.
+pub const MAX_BATCH: usize = 1000;
+/// Most lines in one order.
+pub const MAX_LINES: usize = 500;
+
+/// The buyer of an order, matched to a contact by email (created if absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    #[validate(required)]
+    #[schema(required = true)]
+    pub email: Option<String>,
+    #[validate(length(min = 1, max = 100))]
+    pub first_name: Option<String>,
+    #[validate(length(min = 1, max = 100))]
+    pub last_name: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    #[validate(length(max = 100))]
+    pub sku: Option<String>,
+    #[validate(required, length(min = 1, max = 500))]
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// > 0.
+    #[validate(required, range(min = 1))]
+    #[schema(required = true)]
+    pub quantity: Option<i32>,
+    /// ≥ 0, minor units.
+    #[validate(required, range(min = 0))]
+    #[schema(required = true)]
+    pub unit_price_cents: Option<i64>,
+}
+
+/// The writable fields of an order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    /// The buying company.
+    pub client_id: Option<Uuid>,
+    /// The buying person.
+    pub contact_id: Option<Uuid>,
+    /// Instead of `contact_id`: the buyer, matched by email or created.
+    #[validate(nested)]
+    pub customer: Option<CustomerInput>,
+    /// Origin system, lowercase (`shopify`, `woocommerce`...). Default `api`.
+    #[schema(example = "shopify")]
+    pub source: Option<String>,
+    /// Id in the origin system; unique per source.
+    #[validate(length(min = 1, max = 200))]
+    pub external_id: Option<String>,
+    /// Human-facing order number.
+    #[validate(length(max = 100))]
+    pub number: Option<String>,
+    #[validate(required)]
+    #[schema(required = true)]
+    pub status: Option<OrderStatus>,
+    /// ISO 4217.
+    #[validate(required)]
+    #[schema(required = true, example = "EUR")]
+    pub currency: Option<String>,
+    /// Minor units, ≥ 0.
+    #[validate(required, range(min = 0))]
+    #[schema(required = true)]
+    pub total_cents: Option<i64>,
+    /// Default: now.
+    pub ordered_at: Option<DateTime<Utc>>,
+    #[validate(length(max = 500), nested)]
+    pub lines: Option<Vec<LineInput>>,
+}
+
+/// One line as the API returns it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineOut {
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+}
+
+/// An order as the API returns it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderOut {
+    pub id: Uuid,
+    pub client_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub source: String,
+    pub external_id: Option<String>,
+    pub number: Option<String>,
+    pub status: OrderStatus,
+    pub currency: String,
+    pub total_cents: i64,
+    pub ordered_at: DateTime<Utc>,
+    pub lines: Vec<LineOut>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl OrderOut {
+    fn from_row(o: Order, lines: Vec<OrderLine>) -> Self {
+        OrderOut {
+            id: o.id,
+            client_id: o.client_id,
+            contact_id: o.contact_id,
+            source: o.source,
+            external_id: o.external_id,
+            number: o.number,
+            status: o.status.parse().unwrap_or(OrderStatus::Pending),
+            currency: o.currency,
+            total_cents: o.total_cents,
+            ordered_at: o.ordered_at,
+            lines: lines
+                .into_iter()
+                .map(|l| LineOut {
+                    sku: l.sku,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price_cents: l.unit_price_cents,
+                })
+                .collect(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            version: o.version,
+        }
+    }
+
+    fn input(&self) -> OrderInput {
+        OrderInput {
+            client_id: self.client_id,
+            contact_id: self.contact_id,
+            customer: None,
+            source: Some(self.source.clone()),
+            external_id: self.external_id.clone(),
+            number: self.number.clone(),
+            status: Some(self.status),
+            currency: Some(self.currency.clone()),
+            total_cents: Some(self.total_cents),
+            ordered_at: Some(self.ordered_at),
+            lines: Some(
+                self.lines
+                    .iter()
+                    .map(|l| LineInput {
+                        sku: l.sku.clone(),
+                        name: Some(l.name.clone()),
+                        quantity: Some(l.quantity),
+                        unit_price_cents: Some(l.unit_price_cents),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A buyer to match or create.
+struct Customer {
+    email: Email,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<Phone>,
+}
+
+/// A validated order, before customer matching.
+pub struct Draft {
+    write: OrderWrite,
+    customer: Option<Customer>,
+    lines: Vec<(Option<String>, String, i32, i64)>,
+}
+
+fn valid_source(s: &str) -> bool {
+    let b = s.as_bytes();
+    (1..=50).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(c))
+}
+
+/// Validates an order document, listing every failing field.
+pub fn validate(map: Map<String, Value>) -> Result<Draft, Vec<FieldError>> {
+    let (input, mut errors) = decode::<OrderInput>(map);
+    let Some(input) = input else {
+        return Err(errors.0);
+    };
+    let currency = errors.opt("currency", input.currency.as_deref(), Currency::parse);
+    let source = input.source.clone().unwrap_or_else(|| "api".into());
+    if !valid_source(&source) {
+        errors.push("source", "invalid_format", "1 to 50 lowercase letters, digits, `_`, `.` or `-`");
+    }
+    if input.client_id.is_none() && input.contact_id.is_none() && input.customer.is_none() {
+        errors.push("client_id", "required", "give client_id, contact_id or customer");
+    }
+    if input.contact_id.is_some() && input.customer.is_some() {
+        errors.push("customer", "conflict", "give either contact_id or customer, not both");
+    }
+    let customer = input.customer.as_ref().and_then(|c| {
+        let email = errors.opt("customer.email", c.email.as_deref(), Email::parse)?;
+        let phone = errors.opt("customer.phone", c.phone.as_deref(), Phone::parse);
+        Some(Customer { email, first_name: c.first_name.clone(), last_name: c.last_name.clone(), phone })
+    });
+    let now = Utc::now().trunc_subsecs(6);
+    if input.ordered_at.is_some_and(|t| t > now + chrono::Duration::days(1)) {
+        errors.push("ordered_at", "in_future", "an order cannot be placed in the future");
+    }
+    if errors.0.is_empty() {
+        let lines = input.lines.clone().unwrap_or_default();
+        return Ok(Draft {
+            write: OrderWrite {
+                client_id: input.client_id,
+                contact_id: input.contact_id,
+                source,
+                external_id: input.external_id,
+                number: input.number,
+                status: input.status.expect("required").as_str().to_owned(),
+                currency: currency.expect("required").as_str().to_owned(),
+                total_cents: input.total_cents.expect("required"),
+                ordered_at: input.ordered_at.map(|t| t.trunc_subsecs(6)).unwrap_or(now),
+            },
+            customer,
+            lines: lines
+                .into_iter()
+                .map(|l| (l.sku, l.name.unwrap_or_default(), l.quantity.unwrap_or(1), l.unit_price_cents.unwrap_or(0)))
+                .collect(),
+        });
+    }
+    Err(errors.0)
+}
+
+fn validate_one(map: Map<String, Value>) -> Result<Draft, AppError> {
+    validate(map).map_err(AppError::Validation)
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Matches the customer to a contact (creating it under `contract`), and
+/// fills `client_id` from the contact when absent.
+fn resolve(conn: &mut PgConnection, draft: &mut Draft) -> Result<(), AppError> {
+    if let Some(c) = draft.customer.take() {
+        let contact = match contact_model::find_by_email(conn, c.email.as_str())? {
+            Some(found) => found,
+            None => super::contacts::insert(
+                conn,
+                &ContactWrite {
+                    client_id: draft.write.client_id,
+                    first_name: c.first_name,
+                    last_name: c.last_name,
+                    email: Some(c.email.as_str().to_owned()),
+                    phone: c.phone.map(|p| p.as_str().to_owned()),
+                    job_title: None,
+                    birth_date: None,
+                    status: Status::Prospect.as_str().into(),
+                    source: Some(draft.write.source.clone()),
+                    lawful_basis: LawfulBasis::Contract.as_str().into(),
+                    last_interaction_at: None,
+                    tags: Value::Array(vec![]),
+                    custom_fields: Value::Object(Map::new()),
+                },
+            )?,
+        };
+        draft.write.contact_id = Some(contact.id);
+        if draft.write.client_id.is_none() {
+            draft.write.client_id = contact.client_id;
+        }
+    } else if let (None, Some(contact_id)) = (draft.write.client_id, draft.write.contact_id) {
+        let contact = contact_model::find(conn, contact_id, false)?
+            .ok_or_else(|| AppError::field("contact_id", "not_found", "the referenced resource does not exist"))?;
+        draft.write.client_id = contact.client_id;
+    }
+    Ok(())
+}
+
+fn owners(o: &OrderWrite) -> Vec<(Owner, Uuid)> {
+    let mut v = Vec::new();
+    if let Some(c) = o.client_id {
+        v.push((Owner::Client, c));
+    }
+    if let Some(c) = o.contact_id {
+        v.push((Owner::Contact, c));
+    }
+    v
+}
+
+/// What [`save`] wrote.
+struct Saved {
+    row: Order,
+    lines: Vec<OrderLine>,
+    outcome: Outcome,
+    /// Clients and contacts whose stats must be refreshed.
+    touched: Vec<(Owner, Uuid)>,
+}
+
+/// Writes one order (insert, or update of `existing`), without refreshing stats.
+fn save(conn: &mut PgConnection, existing: Option<Order>, mut draft: Draft) -> Result<Saved, AppError> {
+    resolve(conn, &mut draft)?;
+    let id = existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id);
+    let lines: Vec<OrderLine> = draft
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, (sku, name, quantity, price))| OrderLine {
+            order_id: id,
+            position: i as i32,
+            sku: sku.clone(),
+            name: name.clone(),
+            quantity: *quantity,
+            unit_price_cents: *price,
+        })
+        .collect();
+    let mut touched = owners(&draft.write);
+    let (row, outcome) = match existing {
+        Some(old) => {
+            let old_lines = model::lines_of(conn, &[id])?;
+            if OrderWrite::from(&old) == draft.write && old_lines == lines {
+                return Ok(Saved { row: old, lines: old_lines, outcome: Outcome::Unchanged, touched: Vec::new() });
+            }
+            touched.extend(owners(&OrderWrite::from(&old)));
+            let row = diesel::update(orders::table.find(id))
+                .set((&draft.write, orders::version.eq(orders::version + 1), orders::updated_at.eq(diesel::dsl::now)))
+                .returning(Order::as_returning())
+                .get_result(conn)?;
+            (row, Outcome::Updated)
+        }
+        None => {
+            let row = diesel::insert_into(orders::table)
+                .values((orders::id.eq(id), &draft.write))
+                .returning(Order::as_returning())
+                .get_result(conn)?;
+            (row, Outcome::Created)
+        }
+    };
+    model::replace_lines(conn, id, &lines)?;
+    if let Some(contact) = row.contact_id {
+        // An order comes from the person: it moves the retention clock.
+        touch_last_interaction(conn, contact, row.ordered_at)?;
+    }
+    Ok(Saved { row, lines, outcome, touched })
+}
+
+fn refresh_all(conn: &mut PgConnection, touched: impl IntoIterator<Item = (Owner, Uuid)>) -> Result<(), AppError> {
+    let unique: BTreeSet<(u8, Uuid)> =
+        touched.into_iter().map(|(o, id)| (matches!(o, Owner::Contact) as u8, id)).collect();
+    for (kind, id) in unique {
+        stats::refresh(conn, if kind == 1 { Owner::Contact } else { Owner::Client }, id)?;
+    }
+    Ok(())
+}
+
+/// Retries `f` when a concurrent writer inserted the same `(source, external_id)`.
+fn with_retry<T>(
+    conn: &mut PgConnection,
+    mut f: impl FnMut(&mut PgConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let mut attempt = 0;
+    loop {
+        match conn.transaction(&mut f) {
+            Err(AppError::Conflict { code: "already_exists", .. }) if attempt < 2 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+/// `POST /v1/orders`: 409 when `(source, external_id)` exists (use PUT to upsert).
+pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) -> Result<OrderOut, AppError> {
+    actor.require(Scope::OrdersWrite)?;
+    let draft = validate_one(body)?;
+    conn.transaction(|conn| {
+        let saved = save(conn, None, draft)?;
+        refresh_all(conn, saved.touched)?;
+        Ok(OrderOut::from_row(saved.row, saved.lines))
+    })
+}
+
+/// `PUT /v1/orders/external/{source}/{external_id}`: full upsert.
+pub fn upsert_external(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    source: &str,
+    external_id: &str,
+    mut body: Map<String, Value>,
+    pre: &Precondition,
+) -> Result<(OrderOut, Outcome), AppError> {
+    actor.require(Scope::OrdersWrite)?;
+    let mut errors = Errors::default();
+    for (field, value) in [("source", source), ("external_id", external_id)] {
+        match body.get(field) {
+            Some(Value::String(s)) if s != value => errors.push(field, "mismatch", "must match the path"),
+            _ => {}
+        }
+        body.insert(field.into(), Value::String(value.into()));
+    }
+    errors.finish()?;
+    // Validate once; `Draft` is rebuilt per attempt from the same body.
+    validate_one(body.clone())?;
+    with_retry(conn, |conn| {
+        let draft = validate_one(body.clone())?;
+        let existing = model::find_external(conn, source, external_id)?;
+        if let Some(o) = &existing {
+            pre.check(o.version)?;
+        } else if matches!(pre, Precondition::Exists | Precondition::Versions(_)) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let saved = save(conn, existing, draft)?;
+        refresh_all(conn, saved.touched)?;
+        Ok((OrderOut::from_row(saved.row, saved.lines), saved.outcome))
+    })
+}
+
+/// `GET /v1/orders/{id}`.
+pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<OrderOut, AppError> {
+    actor.require(Scope::OrdersRead)?;
+    let row = model::find(conn, id, false)?.ok_or(AppError::NotFound("order"))?;
+    let lines = model::lines_of(conn, &[id])?;
+    Ok(OrderOut::from_row(row, lines))
+}
+
+/// `PATCH /v1/orders/{id}`: an RFC 7396 merge patch (`lines` replaces all lines).
+pub fn update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    patch: Map<String, Value>,
+    pre: &Precondition,
+) -> Result<OrderOut, AppError> {
+    actor.require(Scope::OrdersWrite)?;
+    conn.transaction(|conn| {
+        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
+        pre.check(row.version)?;
+        let lines = model::lines_of(conn, &[id])?;
+        let mut doc =
+            serde_json::to_value(OrderOut::from_row(row.clone(), lines).input()).map_err(AppError::internal)?;
+        if patch.contains_key("customer") {
+            doc.as_object_mut().expect("object").remove("contact_id");
+        }
+        merge_patch(&mut doc, &Value::Object(patch));
+        let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
+        let draft = validate_one(map)?;
+        let saved = save(conn, Some(row), draft)?;
+        refresh_all(conn, saved.touched)?;
+        Ok(OrderOut::from_row(saved.row, saved.lines))
+    })
+}
+
+/// `DELETE /v1/orders/{id}`.
+pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Precondition) -> Result<(), AppError> {
+    actor.require(Scope::OrdersWrite)?;
+    conn.transaction(|conn| {
+        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
+        pre.check(row.version)?;
+        diesel::delete(orders::table.find(id)).execute(conn)?;
+        refresh_all(conn, owners(&OrderWrite::from(&row)))
+    })
+}
+
+/// Body of `POST /v1/orders/batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchInput {
+    /// Up to 1,000 orders, each with `external_id` (and `source`, default `api`).
+    pub orders: Vec<OrderInput>,
+}
+
+/// The result of one batch item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchItem {
+    pub index: usize,
+    pub id: Uuid,
+    pub result: Outcome,
+}
+
+/// Answer of `POST /v1/orders/batch`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchOut {
+    pub data: Vec<BatchItem>,
+}
+
+/// `POST /v1/orders/batch`: all-or-nothing upsert by `(source, external_id)`.
+pub fn batch(conn: &mut PgConnection, actor: &Actor, mut body: Map<String, Value>) -> Result<BatchOut, AppError> {
+    actor.require(Scope::OrdersWrite)?;
+    let mut errors: Vec<FieldError> = body
+        .keys()
+        .filter(|k| *k != "orders")
+        .map(|k| FieldError::new(k.clone(), "unknown_field", "this field does not exist"))
+        .collect();
+    let items = match body.remove("orders") {
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(AppError::field("orders", "invalid_type", "must be an array of orders"));
+        }
+        None => {
+            return Err(AppError::field("orders", "required", "this field is required"));
+        }
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(AppError::field("orders", "length", format!("between 1 and {MAX_BATCH} orders")));
+    }
+    let mut drafts = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let prefix = format!("orders[{i}]");
+        let Value::Object(map) = item else {
+            errors.push(FieldError::new(prefix, "invalid_type", "must be an object"));
+            continue;
+        };
+        match validate(map) {
+            Ok(d) => {
+                let key = (d.write.source.clone(), d.write.external_id.clone());
+                if key.1.is_none() {
+                    errors.push(FieldError::new(
+                        format!("{prefix}.external_id"),
+                        "required",
+                        "a batch upserts by external_id",
+                    ));
+                } else if !seen.insert(key) {
+                    errors.push(FieldError::new(
+                        format!("{prefix}.external_id"),
+                        "duplicate",
+                        "appears twice in the batch",
+                    ));
+                }
+                drafts.push(d);
+            }
+            Err(e) => errors.extend(Errors(e).prefixed(&prefix)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let mut drafts: Vec<Option<Draft>> = drafts.into_iter().map(Some).collect();
+    conn.transaction(|conn| {
+        let mut out = Vec::with_capacity(drafts.len());
+        let mut touched = Vec::new();
+        for (index, slot) in drafts.iter_mut().enumerate() {
+            let draft = slot.take().expect("each draft is used once");
+            let ext = draft.write.external_id.clone().expect("checked above");
+            let existing = model::find_external(conn, &draft.write.source, &ext)?;
+            let saved = save(conn, existing, draft).map_err(|e| at_index(e, index))?;
+            touched.extend(saved.touched);
+            out.push(BatchItem { index, id: saved.row.id, result: saved.outcome });
+        }
+        refresh_all(conn, touched)?;
+        Ok(BatchOut { data: out })
+    })
+}
+
+fn at_index(e: AppError, index: usize) -> AppError {
+    match e {
+        AppError::Validation(errs) => AppError::Validation(Errors(errs).prefixed(&format!("orders[{index}]"))),
+        other => other,
+    }
+}
+
+/// Filters of `GET /v1/orders`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrderFilter {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next_cursor`.
+    pub after: Option<String>,
+    /// `created_at` (default) or `updated_at`.
+    pub sort: Option<SortKey>,
+    pub client_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    pub source: Option<String>,
+    pub ordered_after: Option<DateTime<Utc>>,
+    pub ordered_before: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/orders` (and the per-client and per-contact lists).
+pub fn list(conn: &mut PgConnection, actor: &Actor, f: OrderFilter) -> Result<Page<OrderOut>, AppError> {
+    actor.require(Scope::OrdersRead)?;
+    let page = PageRequest::parse(f.limit, f.after.as_deref(), f.sort)?;
+    let mut q = orders::table.select(Order::as_select()).into_boxed();
+    if let Some(v) = f.client_id {
+        q = q.filter(orders::client_id.eq(v));
+    }
+    if let Some(v) = f.contact_id {
+        q = q.filter(orders::contact_id.eq(v));
+    }
+    if let Some(v) = f.status {
+        q = q.filter(orders::status.eq(v.as_str()));
+    }
+    if let Some(v) = f.source {
+        q = q.filter(orders::source.eq(v));
+    }
+    if let Some(v) = f.ordered_after {
+        q = q.filter(orders::ordered_at.gt(v));
+    }
+    if let Some(v) = f.ordered_before {
+        q = q.filter(orders::ordered_at.lt(v));
+    }
+    if let Some(v) = f.updated_after {
+        q = q.filter(orders::updated_at.gt(v));
+    }
+    let rows: Vec<Order> = crate::paginate!(q, orders, page).load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().take(page.limit as usize).map(|r| r.id).collect();
+    let mut lines: HashMap<Uuid, Vec<OrderLine>> = HashMap::new();
+    for l in model::lines_of(conn, &ids)? {
+        lines.entry(l.order_id).or_default().push(l);
+    }
+    let key = |o: &Order| (if page.sort == SortKey::UpdatedAt { o.updated_at } else { o.created_at }, o.id);
+    Ok(page.page(rows, key, |o| {
+        let mine = lines.remove(&o.id).unwrap_or_default();
+        OrderOut::from_row(o, mine)
+    }))
+}
