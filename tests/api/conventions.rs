@@ -1,0 +1,134 @@
+//! API.md §3 conventions: problems, media types, sizes, idempotency, request ids, caching, CORS.
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test::TestRequest;
+use serde_json::json;
+
+use crate::helpers::{TestApp, admin, token};
+
+#[actix_web::test]
+async fn malformed_json_is_400_and_wrong_media_type_415() {
+    let app = TestApp::new().await;
+    let req = TestRequest::post()
+        .uri("/v1/clients")
+        .insert_header(("authorization", format!("Bearer {}", admin())))
+        .insert_header(("content-type", "application/json"))
+        .set_payload("{\"name\": ")
+        .to_request();
+    let r = app.raw(req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.header("content-type").unwrap(), "application/problem+json");
+    assert_eq!(r.body["title"], "Malformed request");
+    let req = TestRequest::post()
+        .uri("/v1/clients")
+        .insert_header(("authorization", format!("Bearer {}", admin())))
+        .insert_header(("content-type", "text/plain"))
+        .set_payload("name=x")
+        .to_request();
+    assert_eq!(app.raw(req).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = app.post("/v1/clients", &admin(), json!([1, 2])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_web::test]
+async fn body_over_one_mib_is_413() {
+    let app = TestApp::new().await;
+    let big = json!({"name": "x", "custom_fields": {"blob": "a".repeat(1 << 20)}});
+    let r = app.post("/v1/clients", &admin(), big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.body["status"], 413);
+}
+
+#[actix_web::test]
+async fn unknown_route_and_bad_id_are_404_problems() {
+    let app = TestApp::new().await;
+    let r = app.get("/v1/nothing-here", &admin()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.header("content-type").unwrap(), "application/problem+json");
+    let r = app.get("/v1/clients/not-a-uuid", &admin()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["instance"], "/v1/clients/not-a-uuid");
+}
+
+#[actix_web::test]
+async fn request_id_is_echoed_or_made_and_answers_are_not_cached() {
+    let app = TestApp::new().await;
+    let r = app.send(Method::GET, "/v1/clients", Some(&admin()), None, &[("x-request-id", "abc-123")]).await;
+    assert_eq!(r.header("x-request-id").unwrap(), "abc-123");
+    assert_eq!(r.header("cache-control").unwrap(), "no-store");
+    let r = app.get("/v1/clients/00000000-0000-0000-0000-000000000000", &admin()).await;
+    let made = r.header("x-request-id").unwrap();
+    assert_eq!(r.body["request_id"], made.as_str(), "the problem quotes the request id");
+    let r = app.send(Method::GET, "/healthz", None, None, &[("x-request-id", "bad id with spaces")]).await;
+    assert_ne!(r.header("x-request-id").unwrap(), "bad id with spaces");
+}
+
+#[actix_web::test]
+async fn idempotency_key_replays_refuses_other_bodies_and_is_per_subject() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let body = json!({"name": "Once SAS"});
+    let first = app.send(Method::POST, "/v1/clients", Some(&t), Some(&body), &[("idempotency-key", "k-1")]).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = app.send(Method::POST, "/v1/clients", Some(&t), Some(&body), &[("idempotency-key", "k-1")]).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    let list = app.get("/v1/clients", &t).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1, "created once");
+    let other = app
+        .send(Method::POST, "/v1/clients", Some(&t), Some(&json!({"name": "Twice"})), &[("idempotency-key", "k-1")])
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Another subject has its own key space.
+    let someone = clientele::auth::JwtKeys::from_secret(crate::helpers::SECRET, "clientele", "clientele")
+        .unwrap()
+        .mint("someone-else", "admin", 600, None)
+        .unwrap();
+    let theirs =
+        app.send(Method::POST, "/v1/clients", Some(&someone), Some(&body), &[("idempotency-key", "k-1")]).await;
+    assert_eq!(theirs.status, StatusCode::CREATED);
+    assert_ne!(theirs.body["id"], first.body["id"]);
+    // A validation failure is remembered too (same answer on retry).
+    let bad = json!({"name": ""});
+    let r1 = app.send(Method::POST, "/v1/clients", Some(&t), Some(&bad), &[("idempotency-key", "k-2")]).await;
+    let r2 = app.send(Method::POST, "/v1/clients", Some(&t), Some(&bad), &[("idempotency-key", "k-2")]).await;
+    assert_eq!((r1.status, r2.status), (StatusCode::UNPROCESSABLE_ENTITY, StatusCode::UNPROCESSABLE_ENTITY));
+}
+
+#[actix_web::test]
+async fn idempotency_key_in_progress_is_409() {
+    let app = TestApp::new().await;
+    let t = token("admin");
+    use diesel::prelude::*;
+    let mut conn = app.db.conn();
+    diesel::sql_query("INSERT INTO idempotency_keys (subject, key, request_hash) VALUES ('tester', 'busy', '\\x00')")
+        .execute(&mut conn)
+        .unwrap();
+    let r = app
+        .send(Method::POST, "/v1/clients", Some(&t), Some(&json!({"name": "X"})), &[("idempotency-key", "busy")])
+        .await;
+    // Stored hash differs from this body: 422; an identical in-flight request would be 409.
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"/v1/clients?\n{\"name\":\"X\"}");
+    diesel::sql_query("UPDATE idempotency_keys SET request_hash = $1 WHERE key = 'busy'")
+        .bind::<diesel::sql_types::Bytea, _>(h.finalize().to_vec())
+        .execute(&mut conn)
+        .unwrap();
+    let r = app
+        .send(Method::POST, "/v1/clients", Some(&t), Some(&json!({"name": "X"})), &[("idempotency-key", "busy")])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[actix_web::test]
+async fn cors_answers_only_configured_origins() {
+    let app = TestApp::new().await;
+    let r = app.send(Method::GET, "/v1/clients", Some(&admin()), None, &[("origin", "https://crm.example.com")]).await;
+    assert_eq!(r.header("access-control-allow-origin").as_deref(), Some("https://crm.example.com"));
+    let r = app.send(Method::GET, "/v1/clients", Some(&admin()), None, &[("origin", "https://evil.example")]).await;
+    assert!(r.header("access-control-allow-origin").is_none());
+}

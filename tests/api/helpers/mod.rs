@@ -1,0 +1,156 @@
+//! Typed helpers: an app per test on its own database, tokens, requests.
+
+pub mod db;
+
+use std::time::Duration;
+
+use actix_http::Request;
+use actix_service::boxed::{self, BoxService};
+use actix_service::{Service, ServiceExt};
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::HeaderMap;
+use actix_web::http::{Method, StatusCode};
+use actix_web::test;
+use serde_json::Value;
+
+use clientele::auth::JwtKeys;
+use clientele::config::{Config, JwtConfig};
+use clientele::state::AppState;
+
+pub use db::TestDb;
+
+/// The HS256 secret of test tokens.
+pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+/// A test configuration pointing at `url`.
+pub fn config(url: &str) -> Config {
+    Config {
+        database_url: url.into(),
+        bind: "127.0.0.1:0".into(),
+        jwt: JwtConfig {
+            secret: Some(SECRET.to_owned().into()),
+            public_key_file: None,
+            issuer: "clientele".into(),
+            audience: "clientele".into(),
+        },
+        pool_size: 4,
+        pool_timeout: Duration::from_millis(1000),
+        cors_origins: vec!["https://crm.example.com".into()],
+        log_json: false,
+    }
+}
+
+/// A token for `scopes` (space-separated).
+pub fn token(scopes: &str) -> String {
+    keys().mint("tester", scopes, 3600, None).expect("mint")
+}
+
+/// The test signing keys.
+pub fn keys() -> JwtKeys {
+    JwtKeys::from_secret(SECRET, "clientele", "clientele").expect("keys")
+}
+
+/// An answer: status, headers, JSON body (Null when empty or not JSON).
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Res {
+    /// A header as a string.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    /// The `field`s listed in a problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map_or_else(Vec::new, |a| a.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
+    }
+}
+
+/// The application under test, on a database of its own.
+pub struct TestApp {
+    pub db: TestDb,
+    /// The state the app runs on (pool, keys, metrics).
+    #[allow(dead_code)]
+    pub state: AppState,
+    svc: BoxService<Request, ServiceResponse<BoxBody>, actix_web::Error>,
+}
+
+impl TestApp {
+    /// A fresh app and database.
+    pub async fn new() -> Self {
+        let db = TestDb::new();
+        let state = AppState::new(config(&db.url), keys());
+        Self::with_state(db, state).await
+    }
+
+    /// An app over a given state (e.g. a pool pointing nowhere).
+    pub async fn with_state(db: TestDb, state: AppState) -> Self {
+        let svc = test::init_service(clientele::build_app(state.clone())).await;
+        let svc = boxed::service(svc.map(|r: ServiceResponse<_>| r.map_into_boxed_body()));
+        TestApp { db, state, svc }
+    }
+
+    /// Sends a request with optional token, JSON body and extra headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Res {
+        let mut req = test::TestRequest::default().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.insert_header(("authorization", format!("Bearer {t}")));
+        }
+        if let Some(b) = body {
+            req = req.insert_header(("content-type", "application/json")).set_payload(serde_json::to_vec(b).unwrap());
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        self.raw(req.to_request()).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn raw(&self, req: Request) -> Res {
+        let res = self.svc.call(req).await.expect("service answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let raw = actix_web::body::to_bytes(res.into_body()).await.map(|b| b.to_vec()).unwrap_or_default();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Res { status, headers, body, raw }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Res {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
+        self.send(Method::POST, path, Some(token), Some(&body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Res {
+        self.send(Method::PATCH, path, Some(token), Some(&body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
+        self.send(Method::PUT, path, Some(token), Some(&body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Res {
+        self.send(Method::DELETE, path, Some(token), None, &[]).await
+    }
+}
+
+/// An admin token.
+pub fn admin() -> String {
+    token("admin")
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real `build_app()` in process, each test on its own
+//! Postgres database cloned from a migrated template.
+
+mod helpers;
+
+mod auth;
+mod clients;
+mod contacts;
+mod conventions;
+mod orders;
+mod system;

@@ -1,0 +1,202 @@
+//! `/v1/orders`: customer matching, promotion, stats, upsert, batch.
+
+use actix_web::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, admin};
+
+fn order(ext: &str, total: i64) -> Value {
+    json!({"source": "shopify", "external_id": ext, "status": "paid", "currency": "EUR", "total_cents": total,
+           "ordered_at": "2026-03-01T10:00:00Z",
+           "lines": [{"sku": "A1", "name": "Widget", "quantity": 2, "unit_price_cents": total / 2}],
+           "customer": {"email": "buyer@example.com", "first_name": "Ana", "last_name": "Lopez"}})
+}
+
+#[actix_web::test]
+async fn customer_is_matched_by_email_and_promoted_with_stats() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let client = crate::clients::create_client(&app, json!({"name": "Acme"})).await;
+    let cid = client["id"].as_str().unwrap();
+    let contact = crate::contacts::create_contact(&app, json!({"email": "Buyer@Example.com", "client_id": cid})).await;
+
+    let r = app.post("/v1/orders", &t, order("1001", 5000)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["contact_id"], contact["id"], "matched by email, case-insensitively");
+    assert_eq!(r.body["client_id"], client["id"], "client taken from the contact");
+    assert_eq!(r.body["lines"][0]["quantity"], 2);
+    let r = app.post("/v1/orders", &t, order("1002", 3000)).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let mut cancelled = order("1003", 99999);
+    cancelled["status"] = json!("cancelled");
+    app.post("/v1/orders", &t, cancelled).await;
+
+    let c = app.get(&format!("/v1/clients/{cid}"), &t).await.body;
+    assert_eq!(c["status"], "customer");
+    assert_eq!(c["stats"]["orders_count"], 2);
+    assert_eq!(c["stats"]["total_spent_cents"], 8000);
+    assert_eq!(c["stats"]["spent_last_12m_cents"], 8000);
+    assert_eq!(c["stats"]["last_order_total_cents"], 3000);
+    assert_eq!(c["stats"]["first_order_at"], "2026-03-01T10:00:00Z");
+    let p = app.get(&format!("/v1/contacts/{}", contact["id"].as_str().unwrap()), &t).await.body;
+    assert_eq!(p["status"], "customer");
+    assert_eq!(p["stats"]["orders_count"], 2);
+    assert_eq!(p["last_interaction_at"], "2026-03-01T10:00:00Z", "an order moves the retention clock");
+    let listed = app.get(&format!("/v1/clients/{cid}/orders?status=paid"), &t).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(app.get("/v1/clients?spent_last_12m_gte=8000", &t).await.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/v1/clients?spent_last_12m_gte=8001", &t).await.body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.get("/v1/clients?last_order_after=2026-01-01T00:00:00Z", &t).await.body["data"].as_array().unwrap().len(),
+        1
+    );
+
+    // A new email creates the contact, under contract.
+    let mut other = order("1004", 100);
+    other["customer"] = json!({"email": "new@example.com", "phone": "+33611111111"});
+    let r = app.post("/v1/orders", &t, other).await;
+    let new_contact = app.get(&format!("/v1/contacts/{}", r.body["contact_id"].as_str().unwrap()), &t).await.body;
+    assert_eq!(new_contact["lawful_basis"], "contract");
+    assert_eq!(new_contact["status"], "customer");
+    assert_eq!(new_contact["source"], "shopify");
+
+    // The client cannot be deleted while orders reference it.
+    let r = app.delete(&format!("/v1/clients/{cid}"), &t).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[actix_web::test]
+async fn a_cancelled_first_order_does_not_promote() {
+    let app = TestApp::new().await;
+    let client = crate::clients::create_client(&app, json!({"name": "Acme"})).await;
+    let r = app
+        .post(
+            "/v1/orders",
+            &admin(),
+            json!({"client_id": client["id"], "status": "cancelled", "currency": "EUR", "total_cents": 10}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let c = app.get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()), &admin()).await.body;
+    assert_eq!(c["status"], "prospect");
+    assert_eq!(c["stats"]["orders_count"], 0);
+}
+
+#[actix_web::test]
+async fn put_by_external_id_creates_then_updates_then_is_unchanged() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let path = "/v1/orders/external/shopify/5001";
+    let mut body = order("5001", 1000);
+    body.as_object_mut().unwrap().remove("external_id");
+    let r = app.put(path, &t, body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].clone();
+    assert!(r.header("location").is_some());
+    let r = app.put(path, &t, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["version"], 1, "same content: unchanged");
+    body["status"] = json!("fulfilled");
+    let r = app.put(path, &t, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["id"], id);
+    assert_eq!(r.body["version"], 2);
+    assert_eq!(r.body["status"], "fulfilled");
+    let r = app.send(Method::PUT, path, Some(&t), Some(&body), &[("if-match", "\"1\"")]).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    body["external_id"] = json!("other");
+    let r = app.put(path, &t, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_fields(), vec!["external_id"]);
+    // POST with an existing (source, external_id): 409.
+    let r = app.post("/v1/orders", &t, order("5001", 1000)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_fields(), vec!["external_id"]);
+}
+
+#[actix_web::test]
+async fn order_patch_and_validation() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let r = app.post("/v1/orders", &t, order("7001", 1000)).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let r = app.patch(&format!("/v1/orders/{id}"), &t, json!({"status": "refunded", "lines": []})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["lines"], json!([]));
+    assert_eq!(r.body["status"], "refunded");
+    let contact = app.get(&format!("/v1/contacts/{}", r.body["contact_id"].as_str().unwrap()), &t).await.body;
+    assert_eq!(contact["stats"]["orders_count"], 0, "refunds do not count as sales");
+    let r = app
+        .post(
+            "/v1/orders",
+            &t,
+            json!({"status": "lost", "currency": "XXXX", "total_cents": -1, "source": "Bad Source",
+                   "lines": [{"name": "", "quantity": 0, "unit_price_cents": -5}], "contact_id": uuid::Uuid::now_v7(),
+                   "customer": {"email": "x@example.com"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = r.error_fields();
+    for f in [
+        "status",
+        "currency",
+        "total_cents",
+        "source",
+        "lines[0].name",
+        "lines[0].quantity",
+        "lines[0].unit_price_cents",
+        "customer",
+    ] {
+        assert!(fields.contains(&f.to_owned()), "{f} missing from {fields:?}");
+    }
+    let r = app.post("/v1/orders", &t, json!({"status": "paid", "currency": "EUR", "total_cents": 1})).await;
+    assert_eq!(r.error_fields(), vec!["client_id"]);
+    let r = app
+        .post(
+            "/v1/orders",
+            &t,
+            json!({"status": "paid", "currency": "EUR", "total_cents": 1, "client_id": uuid::Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_fields(), vec!["client_id"]);
+    assert_eq!(app.delete(&format!("/v1/orders/{id}"), &t).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("/v1/orders/{id}"), &t).await.status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn batch_is_all_or_nothing_with_per_item_results() {
+    let app = TestApp::new().await;
+    let t = admin();
+    app.post("/v1/orders", &t, order("b1", 100)).await;
+    let mut changed = order("b1", 100);
+    changed["status"] = json!("fulfilled");
+    let r =
+        app.post("/v1/orders/batch", &t, json!({"orders": [order("b0", 10), changed.clone(), order("b2", 20)]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let results: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|i| i["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["created", "updated", "created"]);
+    assert_eq!(r.body["data"][2]["index"], 2);
+    let r = app.post("/v1/orders/batch", &t, json!({"orders": [order("b0", 10)]})).await;
+    assert_eq!(r.body["data"][0]["result"], "unchanged");
+
+    // One bad item: 422 naming every bad item by index, nothing written.
+    let mut bad = order("b4", 10);
+    bad["total_cents"] = json!(-3);
+    let mut no_ext = order("b5", 10);
+    no_ext.as_object_mut().unwrap().remove("external_id");
+    let r =
+        app.post("/v1/orders/batch", &t, json!({"orders": [order("b3", 30), bad, no_ext, order("b3", 30), "x"]})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = r.error_fields();
+    for f in ["orders[1].total_cents", "orders[2].external_id", "orders[3].external_id", "orders[4]"] {
+        assert!(fields.contains(&f.to_owned()), "{f} missing from {fields:?}");
+    }
+    let listed = app.get("/v1/orders?source=shopify&limit=200", &t).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 3, "nothing from the failed batch");
+    let r = app.post("/v1/orders/batch", &t, json!({"orders": []})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let too_many: Vec<Value> = (0..1001).map(|i| order(&format!("m{i}"), 1)).collect();
+    let r = app.post("/v1/orders/batch", &t, json!({"orders": too_many})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
