@@ -10,6 +10,8 @@
 //! | `CLIENTELE_JWT_AUDIENCE` | required `aud` | `clientele` |
 //! | `CLIENTELE_DB_POOL_SIZE` | r2d2 pool size | 4 per core, at least 8 |
 //! | `CLIENTELE_DB_POOL_TIMEOUT_MS` | wait for a pooled connection before answering 503 | `1000` |
+//! | `CLIENTELE_SUPPRESSION_KEY` | HMAC key of the suppression list (32+ bytes) | derived from the JWT secret in `--dev` only |
+//! | `CLIENTELE_RETENTION_SWEEP` | interval of the background retention sweep (`24h`...) | off |
 //! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
 //! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
 //! | `RUST_LOG` | log filter | `info` |
@@ -38,6 +40,10 @@ pub struct Config {
     pub pool_timeout: Duration,
     /// Origins allowed by CORS; empty means no browser origin is allowed.
     pub cors_origins: Vec<String>,
+    /// HMAC key of the suppression list.
+    pub suppression_key: Option<SecretString>,
+    /// Interval of the background retention sweep; `None` turns it off.
+    pub retention_sweep: Option<Duration>,
     /// Emit logs as JSON lines (the default) or human-readable text.
     pub log_json: bool,
 }
@@ -101,6 +107,14 @@ impl Config {
                 .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default(),
             log_json,
+            suppression_key: var("CLIENTELE_SUPPRESSION_KEY").map(SecretString::from),
+            retention_sweep: match var("CLIENTELE_RETENTION_SWEEP") {
+                None => None,
+                Some(v) => Some(
+                    humantime::parse_duration(v.trim())
+                        .map_err(|_| ConfigError("CLIENTELE_RETENTION_SWEEP must be a duration such as 24h".into()))?,
+                ),
+            },
         })
     }
 }

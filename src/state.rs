@@ -6,6 +6,7 @@ use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::http::metrics::Metrics;
+use crate::services::suppression::SuppressionKey;
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -18,12 +19,32 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     /// Prometheus registry and collectors.
     pub metrics: Arc<Metrics>,
+    /// HMAC key of the suppression list.
+    pub suppression: Arc<SuppressionKey>,
 }
 
 impl AppState {
-    /// Builds the state: the pool is created without connecting.
+    /// Builds the state: the pool is created without connecting. Without a
+    /// configured suppression key, one is derived from the JWT secret (or made
+    /// at random): `main` allows that in `--dev` only.
     pub fn new(config: Config, keys: JwtKeys) -> Self {
+        use secrecy::ExposeSecret;
         let pool = crate::db::build_pool(&config.database_url, config.pool_size, config.pool_timeout);
-        AppState { pool, config: Arc::new(config), keys: Arc::new(keys), metrics: Arc::new(Metrics::new()) }
+        let suppression = match (&config.suppression_key, &config.jwt.secret) {
+            (Some(k), _) => SuppressionKey::new(k.expose_secret().as_bytes()),
+            (None, Some(jwt)) => SuppressionKey::derived_from(jwt.expose_secret().as_bytes()),
+            (None, None) => {
+                let mut random = [0u8; 32];
+                getrandom::fill(&mut random).expect("the OS random source is available");
+                SuppressionKey::new(&random)
+            }
+        };
+        AppState {
+            pool,
+            config: Arc::new(config),
+            keys: Arc::new(keys),
+            metrics: Arc::new(Metrics::new()),
+            suppression: Arc::new(suppression),
+        }
     }
 }

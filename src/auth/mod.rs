@@ -23,6 +23,8 @@ pub struct Actor {
     pub sub: String,
     /// The token's `jti`, when it has one.
     pub jti: Option<String>,
+    /// The `X-Request-Id` of the request, recorded in the audit trail.
+    pub request_id: Option<String>,
     scopes: u32,
 }
 
@@ -36,7 +38,13 @@ impl Actor {
     /// An actor with the given scopes (`admin` implies all of them).
     pub fn new(sub: impl Into<String>, scopes: &[Scope], jti: Option<String>) -> Self {
         let bits = scopes.iter().fold(0, |acc, s| acc | s.bit());
-        Actor { sub: sub.into(), jti, scopes: bits }
+        Actor { sub: sub.into(), jti, request_id: None, scopes: bits }
+    }
+
+    /// The same actor, acting within request `id`.
+    pub fn with_request_id(mut self, id: Option<String>) -> Self {
+        self.request_id = id;
+        self
     }
 
     /// True when the actor holds `scope` (or `admin`).
@@ -77,7 +85,8 @@ pub fn authenticate(req: &HttpRequest) -> Result<Actor, AppError> {
     let claims = state.keys.verify(token)?;
     let scopes: Vec<Scope> =
         claims.scope.as_deref().unwrap_or_default().split_whitespace().filter_map(|s| s.parse().ok()).collect();
-    Ok(Actor::new(claims.sub, &scopes, claims.jti))
+    let request_id = req.extensions().get::<crate::http::RequestId>().map(|r| r.0.clone());
+    Ok(Actor::new(claims.sub, &scopes, claims.jti).with_request_id(request_id))
 }
 
 impl FromRequest for Actor {

@@ -1,6 +1,30 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    audit_head (id) {
+        id -> Bool,
+        seq -> Int8,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        fields -> Jsonb,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
     clients (id) {
         id -> Uuid,
         name -> Text,
@@ -31,6 +55,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    consent_events (id) {
+        id -> Uuid,
+        contact_id -> Uuid,
+        purpose -> Text,
+        status -> Text,
+        channel -> Nullable<Text>,
+        collected_at -> Timestamptz,
+        proof -> Nullable<Jsonb>,
+        recorded_by -> Text,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contacts (id) {
         id -> Uuid,
         client_id -> Nullable<Uuid>,
@@ -52,6 +90,33 @@ diesel::table! {
         first_order_at -> Nullable<Timestamptz>,
         last_order_at -> Nullable<Timestamptz>,
         last_order_total_cents -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+        suppressed -> Bool,
+    }
+}
+
+diesel::table! {
+    dsar_requests (id) {
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        status -> Text,
+        subject_email -> Nullable<Text>,
+        subject_contact_id -> Nullable<Uuid>,
+        subject_hmac -> Nullable<Bytea>,
+        changes -> Nullable<Jsonb>,
+        requested_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        requester -> Text,
+        received_at -> Timestamptz,
+        due_at -> Timestamptz,
+        extended -> Bool,
+        extension_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamptz>,
+        rejection_reason -> Nullable<Text>,
+        result -> Nullable<Jsonb>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -113,10 +178,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    processing_activities (id) {
+        id -> Uuid,
+        name -> Text,
+        purposes -> Jsonb,
+        lawful_basis -> Text,
+        data_subjects -> Jsonb,
+        data_categories -> Jsonb,
+        recipients -> Jsonb,
+        retention -> Text,
+        transfers -> Text,
+        security_measures -> Jsonb,
+        source -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    purposes (key) {
+        key -> Text,
+        description -> Text,
+        lawful_basis -> Text,
+        retention_days -> Int4,
+        marketing -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    retention_policies (status) {
+        status -> Text,
+        days -> Nullable<Int4>,
+        basis -> Text,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    suppression_list (email_hmac) {
+        email_hmac -> Bytea,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(consent_events -> contacts (contact_id));
+diesel::joinable!(consent_events -> purposes (purpose));
 diesel::joinable!(contacts -> clients (client_id));
 diesel::joinable!(interactions -> contacts (contact_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(orders -> clients (client_id));
 diesel::joinable!(orders -> contacts (contact_id));
 
-diesel::allow_tables_to_appear_in_same_query!(clients, contacts, idempotency_keys, interactions, order_lines, orders,);
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_head,
+    audit_log,
+    clients,
+    consent_events,
+    contacts,
+    dsar_requests,
+    idempotency_keys,
+    interactions,
+    order_lines,
+    orders,
+    processing_activities,
+    purposes,
+    retention_policies,
+    suppression_list,
+);

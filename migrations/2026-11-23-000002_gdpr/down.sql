@@ -1,0 +1,10 @@
+DROP TABLE retention_policies;
+DROP TABLE processing_activities;
+DROP TABLE audit_head;
+DROP TABLE audit_log;
+DROP TABLE dsar_requests;
+ALTER TABLE contacts DROP COLUMN suppressed;
+DROP TABLE suppression_list;
+DROP TABLE consent_events;
+DROP FUNCTION refuse_update();
+DROP TABLE purposes;
