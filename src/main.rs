@@ -130,6 +130,14 @@ fn serve(config: Config, dev: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if config.suppression_key.is_none() && !dev {
+        tracing::error!("CLIENTELE_SUPPRESSION_KEY is not set (32+ random bytes; only --dev derives one)");
+        return ExitCode::from(2);
+    }
+    if config.suppression_key.as_ref().is_some_and(|k| secrecy::ExposeSecret::expose_secret(k).len() < 32) {
+        tracing::error!("CLIENTELE_SUPPRESSION_KEY must be at least 32 bytes");
+        return ExitCode::from(2);
+    }
     match db::prepare(&config.database_url) {
         Ok(n) => tracing::info!(applied = n, "migrations up to date"),
         // Keep going: /readyz reports 503 until the database answers.
@@ -146,6 +154,23 @@ fn serve(config: Config, dev: bool) -> ExitCode {
                 let _ = db::run(&purge_state.pool, |c| Ok(clientele::models::idempotency::purge_expired(c)?)).await;
             }
         });
+        if let Some(every) = state.config.retention_sweep {
+            let sweep_state = state.clone();
+            actix_web::rt::spawn(async move {
+                let actor = clientele::auth::Actor::new("retention-sweep", &[Scope::RetentionRun], None);
+                let mut tick = actix_web::rt::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let (a, key) = (actor.clone(), sweep_state.suppression.clone());
+                    match db::run(&sweep_state.pool, move |c| clientele::services::retention::run(c, &a, &key, false))
+                        .await
+                    {
+                        Ok(out) => tracing::info!(erased = out.erased, "retention sweep"),
+                        Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                    }
+                }
+            });
+        }
         let server = actix_web::HttpServer::new(move || build_app(state.clone())).shutdown_timeout(30).bind(&bind)?;
         tracing::info!(address = %bind, "listening");
         // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (30 s at most).

@@ -34,7 +34,8 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         headers(("Location" = String), ("ETag" = String)))))]
 #[post("/contacts")]
 async fn create_contact(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
-    let out = db::run(&state.pool, move |c| contacts::create(c, &actor, body.0)).await?;
+    let key = state.suppression.clone();
+    let out = db::run(&state.pool, move |c| contacts::create(c, &actor, &key, body.0)).await?;
     Ok(created(format!("/v1/contacts/{}", out.id), out.version, &out))
 }
 
@@ -75,7 +76,8 @@ async fn update_contact(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |c| contacts::update(c, &actor, id, body.0, &pre.0)).await?;
+    let key = state.suppression.clone();
+    let out = db::run(&state.pool, move |c| contacts::update(c, &actor, &key, id, body.0, &pre.0)).await?;
     Ok(ok_versioned(out.version, &out))
 }
 

@@ -3,9 +3,12 @@
 //! from the routing itself.
 
 pub mod clients;
+pub mod consents;
 pub mod contacts;
 pub mod docs;
+pub mod dsar;
 pub mod orders;
+pub mod register;
 pub mod system;
 
 use actix_web::http::StatusCode;
@@ -26,7 +29,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(clients::configure)
             .configure(contacts::configure)
-            .configure(orders::configure),
+            .configure(orders::configure)
+            .configure(consents::configure)
+            .configure(dsar::configure)
+            .configure(register::configure),
     );
 }
 

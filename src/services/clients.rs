@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use super::audit;
 use super::stats::{self, Owner, Stats};
 use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, merge_patch};
 use crate::auth::{Actor, Scope};
@@ -247,6 +248,11 @@ pub fn validate(map: Map<String, Value>) -> Result<ClientWrite, AppError> {
     })
 }
 
+/// A serialisable value as a JSON document (for field diffs).
+pub fn to_doc(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 fn out(conn: &mut PgConnection, c: Client) -> Result<ClientOut, AppError> {
     let spent = stats::spent_last_12m(conn, Owner::Client, &[c.id])?;
     let s = spent.get(&c.id).copied().unwrap_or(0);
@@ -262,6 +268,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) 
             .values((clients::id.eq(Uuid::now_v7()), &write))
             .returning(Client::as_returning())
             .get_result(conn)?;
+        audit::record(conn, actor, "client.created", "client", row.id, audit::set_fields(&to_doc(&write)))?;
         out(conn, row)
     })
 }
@@ -298,11 +305,8 @@ pub fn update(
         if write == current {
             return out(conn, row);
         }
-        let fields = changed_fields(
-            &serde_json::to_value(&current).unwrap_or_default(),
-            &serde_json::to_value(&write).unwrap_or_default(),
-        );
-        tracing::debug!(?fields, "client updated");
+        let fields = changed_fields(&to_doc(&current), &to_doc(&write));
+        audit::record(conn, actor, "client.updated", "client", id, fields)?;
         let row = diesel::update(clients::table.find(id))
             .set((&write, clients::version.eq(clients::version + 1), clients::updated_at.eq(diesel::dsl::now)))
             .returning(Client::as_returning())
@@ -318,6 +322,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("client"))?;
         pre.check(row.version)?;
         diesel::delete(clients::table.find(id)).execute(conn)?;
+        audit::record(conn, actor, "client.deleted", "client", id, vec![])?;
         Ok(())
     })
 }

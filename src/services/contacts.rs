@@ -9,9 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use super::audit;
 use super::clients::like_prefix;
+use super::clients::to_doc;
 use super::stats::{self, Owner, Stats};
-use super::{Precondition, check_custom_fields, check_tags, decode, merge_patch};
+use super::suppression::{self, SuppressionKey};
+use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, merge_patch};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts, interactions};
 use crate::domain::{Direction, Email, InteractionKind, LawfulBasis, Phone, Status, birth_date_in_past};
@@ -183,12 +186,35 @@ pub fn insert(conn: &mut PgConnection, write: &ContactWrite) -> Result<Contact, 
         .get_result(conn)?)
 }
 
+/// Refuses a suppressed email for a prospect, unless under a contract
+/// (a suppressed person may come back only by buying).
+fn refuse_suppressed(conn: &mut PgConnection, key: &SuppressionKey, w: &ContactWrite) -> Result<(), AppError> {
+    let prospecting = w.status == Status::Prospect.as_str() && w.lawful_basis != LawfulBasis::Contract.as_str();
+    let Some(email) = w.email.as_deref().filter(|_| prospecting) else { return Ok(()) };
+    let email = Email::parse(email).map_err(|e| AppError::field("email", e.code, e.message))?;
+    if suppression::contains(conn, &key.hmac(&email))? {
+        return Err(AppError::Conflict {
+            code: "suppressed",
+            detail: "this email is on the suppression list: it may come back only under lawful_basis `contract`".into(),
+            field: Some("email".into()),
+        });
+    }
+    Ok(())
+}
+
 /// `POST /v1/contacts`.
-pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) -> Result<ContactOut, AppError> {
+pub fn create(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    key: &SuppressionKey,
+    body: Map<String, Value>,
+) -> Result<ContactOut, AppError> {
     actor.require(Scope::ContactsWrite)?;
     let write = validate(body)?;
     conn.transaction(|conn| {
+        refuse_suppressed(conn, key, &write)?;
         let row = insert(conn, &write)?;
+        audit::record(conn, actor, "contact.created", "contact", row.id, audit::set_fields(&to_doc(&write)))?;
         out(conn, row)
     })
 }
@@ -215,6 +241,7 @@ fn refuse_restricted(c: &Contact) -> Result<(), AppError> {
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
+    key: &SuppressionKey,
     id: Uuid,
     patch: Map<String, Value>,
     pre: &Precondition,
@@ -232,6 +259,18 @@ pub fn update(
         if write == current {
             return out(conn, row);
         }
+        if write.email != current.email || write.status != current.status || write.lawful_basis != current.lawful_basis
+        {
+            refuse_suppressed(conn, key, &write)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            "contact.updated",
+            "contact",
+            id,
+            changed_fields(&to_doc(&current), &to_doc(&write)),
+        )?;
         let row = diesel::update(contacts::table.find(id))
             .set((&write, contacts::version.eq(contacts::version + 1), contacts::updated_at.eq(diesel::dsl::now)))
             .returning(Contact::as_returning())
@@ -249,6 +288,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         pre.check(row.version)?;
         refuse_restricted(&row)?;
         diesel::delete(contacts::table.find(id)).execute(conn)?;
+        audit::record(conn, actor, "contact.deleted", "contact", id, vec![])?;
         Ok(())
     })
 }
@@ -271,6 +311,9 @@ pub struct ContactFilter {
     pub tag: Option<String>,
     /// Prefix of the first name, last name or email, case-insensitive.
     pub q: Option<String>,
+    /// A segment: the current consent for this purpose is granted, and the
+    /// contact is neither suppressed nor restricted.
+    pub consent: Option<String>,
     pub updated_after: Option<DateTime<Utc>>,
 }
 
@@ -301,6 +344,16 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, f: ContactFilter) -> Result<
                 .sql(" OR lower(contacts.email) LIKE ")
                 .bind::<Text, _>(p)
                 .sql(")"),
+        );
+    }
+    if let Some(purpose) = f.consent {
+        q = q.filter(
+            diesel::dsl::sql::<Bool>(
+                "NOT contacts.restricted AND NOT contacts.suppressed AND (SELECT e.status FROM consent_events e \
+                 WHERE e.contact_id = contacts.id AND e.purpose = ",
+            )
+            .bind::<Text, _>(purpose)
+            .sql(" ORDER BY e.collected_at DESC, e.id DESC LIMIT 1) = 'granted'"),
         );
     }
     if let Some(v) = f.updated_after {
@@ -396,6 +449,14 @@ pub fn add_interaction(
             created_at: now,
         };
         diesel::insert_into(interactions::table).values(&row).execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "interaction.created",
+            "interaction",
+            row.id,
+            vec!["contact_id".into(), "kind".into(), "direction".into()],
+        )?;
         if direction == Direction::Inbound {
             touch_last_interaction(conn, contact_id, row.occurred_at)?;
         }
@@ -443,4 +504,44 @@ pub fn list_interactions(
     }
     let rows = q.order((interactions::created_at, interactions::id)).limit(page.limit + 1).load(conn)?;
     Ok(page.page(rows, |i: &Interaction| (i.created_at, i.id), InteractionOut::from))
+}
+
+/// Every interaction of a contact, oldest first (exports).
+pub fn interactions_of(conn: &mut PgConnection, contact_id: Uuid) -> Result<Vec<InteractionOut>, AppError> {
+    let rows: Vec<Interaction> = interactions::table
+        .filter(interactions::contact_id.eq(contact_id))
+        .order((interactions::created_at, interactions::id))
+        .select(Interaction::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(InteractionOut::from).collect())
+}
+
+/// The fields a person provided, for portability (Art. 20): the writable document.
+pub fn provided(c: &ContactOut) -> Value {
+    serde_json::to_value(c.input()).unwrap_or_default()
+}
+
+/// Applies a rectification request's changes (validated as a PATCH is, but
+/// allowed on a restricted contact); returns the changed field names.
+pub fn apply_rectification(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    row: Contact,
+    changes: Map<String, Value>,
+) -> Result<Vec<String>, AppError> {
+    let id = row.id;
+    let current = ContactWrite::from(&row);
+    let mut doc = serde_json::to_value(ContactOut::from_row(row, 0).input()).map_err(AppError::internal)?;
+    merge_patch(&mut doc, &Value::Object(changes));
+    let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
+    let write = validate(map)?;
+    let fields = changed_fields(&to_doc(&current), &to_doc(&write));
+    if fields.is_empty() {
+        return Ok(fields);
+    }
+    diesel::update(contacts::table.find(id))
+        .set((&write, contacts::version.eq(contacts::version + 1), contacts::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)?;
+    audit::record(conn, actor, "contact.updated", "contact", id, fields.clone())?;
+    Ok(fields)
 }

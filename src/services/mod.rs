@@ -3,10 +3,18 @@
 //! GraphQL inputs serialised) and are decoded here, so both transports list
 //! the same failing fields.
 
+pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod contacts;
+pub mod dsar;
+pub mod erasure;
+pub mod export;
 pub mod orders;
+pub mod register;
+pub mod retention;
 pub mod stats;
+pub mod suppression;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

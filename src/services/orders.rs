@@ -11,9 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use super::audit;
+use super::clients::to_doc;
 use super::contacts::touch_last_interaction;
 use super::stats::{self, Owner};
-use super::{Errors, Precondition, decode, merge_patch};
+use super::{Errors, Precondition, changed_fields, decode, merge_patch};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::orders;
 use crate::domain::{Currency, Email, LawfulBasis, OrderStatus, Phone, Status};
@@ -268,13 +270,12 @@ pub enum Outcome {
 
 /// Matches the customer to a contact (creating it under `contract`), and
 /// fills `client_id` from the contact when absent.
-fn resolve(conn: &mut PgConnection, draft: &mut Draft) -> Result<(), AppError> {
+fn resolve(conn: &mut PgConnection, actor: &Actor, draft: &mut Draft) -> Result<(), AppError> {
     if let Some(c) = draft.customer.take() {
         let contact = match contact_model::find_by_email(conn, c.email.as_str())? {
             Some(found) => found,
-            None => super::contacts::insert(
-                conn,
-                &ContactWrite {
+            None => {
+                let write = ContactWrite {
                     client_id: draft.write.client_id,
                     first_name: c.first_name,
                     last_name: c.last_name,
@@ -288,8 +289,18 @@ fn resolve(conn: &mut PgConnection, draft: &mut Draft) -> Result<(), AppError> {
                     last_interaction_at: None,
                     tags: Value::Array(vec![]),
                     custom_fields: Value::Object(Map::new()),
-                },
-            )?,
+                };
+                let created = super::contacts::insert(conn, &write)?;
+                audit::record(
+                    conn,
+                    actor,
+                    "contact.created",
+                    "contact",
+                    created.id,
+                    audit::set_fields(&to_doc(&write)),
+                )?;
+                created
+            }
         };
         draft.write.contact_id = Some(contact.id);
         if draft.write.client_id.is_none() {
@@ -324,8 +335,8 @@ struct Saved {
 }
 
 /// Writes one order (insert, or update of `existing`), without refreshing stats.
-fn save(conn: &mut PgConnection, existing: Option<Order>, mut draft: Draft) -> Result<Saved, AppError> {
-    resolve(conn, &mut draft)?;
+fn save(conn: &mut PgConnection, actor: &Actor, existing: Option<Order>, mut draft: Draft) -> Result<Saved, AppError> {
+    resolve(conn, actor, &mut draft)?;
     let id = existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id);
     let lines: Vec<OrderLine> = draft
         .lines
@@ -348,6 +359,11 @@ fn save(conn: &mut PgConnection, existing: Option<Order>, mut draft: Draft) -> R
                 return Ok(Saved { row: old, lines: old_lines, outcome: Outcome::Unchanged, touched: Vec::new() });
             }
             touched.extend(owners(&OrderWrite::from(&old)));
+            let mut fields = changed_fields(&to_doc(&OrderWrite::from(&old)), &to_doc(&draft.write));
+            if old_lines != lines {
+                fields.push("lines".into());
+            }
+            audit::record(conn, actor, "order.updated", "order", id, fields)?;
             let row = diesel::update(orders::table.find(id))
                 .set((&draft.write, orders::version.eq(orders::version + 1), orders::updated_at.eq(diesel::dsl::now)))
                 .returning(Order::as_returning())
@@ -359,6 +375,7 @@ fn save(conn: &mut PgConnection, existing: Option<Order>, mut draft: Draft) -> R
                 .values((orders::id.eq(id), &draft.write))
                 .returning(Order::as_returning())
                 .get_result(conn)?;
+            audit::record(conn, actor, "order.created", "order", id, audit::set_fields(&to_doc(&draft.write)))?;
             (row, Outcome::Created)
         }
     };
@@ -370,11 +387,18 @@ fn save(conn: &mut PgConnection, existing: Option<Order>, mut draft: Draft) -> R
     Ok(Saved { row, lines, outcome, touched })
 }
 
-fn refresh_all(conn: &mut PgConnection, touched: impl IntoIterator<Item = (Owner, Uuid)>) -> Result<(), AppError> {
+fn refresh_all(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    touched: impl IntoIterator<Item = (Owner, Uuid)>,
+) -> Result<(), AppError> {
     let unique: BTreeSet<(u8, Uuid)> =
         touched.into_iter().map(|(o, id)| (matches!(o, Owner::Contact) as u8, id)).collect();
     for (kind, id) in unique {
-        stats::refresh(conn, if kind == 1 { Owner::Contact } else { Owner::Client }, id)?;
+        let (owner, name) = if kind == 1 { (Owner::Contact, "contact") } else { (Owner::Client, "client") };
+        if stats::refresh(conn, owner, id)? {
+            audit::record(conn, actor, &format!("{name}.updated"), name, id, vec!["status".into()])?;
+        }
     }
     Ok(())
 }
@@ -398,8 +422,8 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) 
     actor.require(Scope::OrdersWrite)?;
     let draft = validate_one(body)?;
     conn.transaction(|conn| {
-        let saved = save(conn, None, draft)?;
-        refresh_all(conn, saved.touched)?;
+        let saved = save(conn, actor, None, draft)?;
+        refresh_all(conn, actor, saved.touched)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })
 }
@@ -433,8 +457,8 @@ pub fn upsert_external(
         } else if matches!(pre, Precondition::Exists | Precondition::Versions(_)) {
             return Err(AppError::PreconditionFailed);
         }
-        let saved = save(conn, existing, draft)?;
-        refresh_all(conn, saved.touched)?;
+        let saved = save(conn, actor, existing, draft)?;
+        refresh_all(conn, actor, saved.touched)?;
         Ok((OrderOut::from_row(saved.row, saved.lines), saved.outcome))
     })
 }
@@ -468,8 +492,8 @@ pub fn update(
         merge_patch(&mut doc, &Value::Object(patch));
         let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
         let draft = validate_one(map)?;
-        let saved = save(conn, Some(row), draft)?;
-        refresh_all(conn, saved.touched)?;
+        let saved = save(conn, actor, Some(row), draft)?;
+        refresh_all(conn, actor, saved.touched)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })
 }
@@ -481,7 +505,8 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
         pre.check(row.version)?;
         diesel::delete(orders::table.find(id)).execute(conn)?;
-        refresh_all(conn, owners(&OrderWrite::from(&row)))
+        audit::record(conn, actor, "order.deleted", "order", id, vec![])?;
+        refresh_all(conn, actor, owners(&OrderWrite::from(&row)))
     })
 }
 
@@ -566,11 +591,11 @@ pub fn batch(conn: &mut PgConnection, actor: &Actor, mut body: Map<String, Value
             let draft = slot.take().expect("each draft is used once");
             let ext = draft.write.external_id.clone().expect("checked above");
             let existing = model::find_external(conn, &draft.write.source, &ext)?;
-            let saved = save(conn, existing, draft).map_err(|e| at_index(e, index))?;
+            let saved = save(conn, actor, existing, draft).map_err(|e| at_index(e, index))?;
             touched.extend(saved.touched);
             out.push(BatchItem { index, id: saved.row.id, result: saved.outcome });
         }
-        refresh_all(conn, touched)?;
+        refresh_all(conn, actor, touched)?;
         Ok(BatchOut { data: out })
     })
 }
@@ -639,4 +664,25 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, f: OrderFilter) -> Result<Pa
         let mine = lines.remove(&o.id).unwrap_or_default();
         OrderOut::from_row(o, mine)
     }))
+}
+
+/// Every order of a contact with its lines, oldest first (exports).
+pub fn all_for_contact(conn: &mut PgConnection, contact_id: Uuid) -> Result<Vec<OrderOut>, AppError> {
+    let rows: Vec<Order> = orders::table
+        .filter(orders::contact_id.eq(contact_id))
+        .order((orders::ordered_at, orders::id))
+        .select(Order::as_select())
+        .load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut lines: HashMap<Uuid, Vec<OrderLine>> = HashMap::new();
+    for l in model::lines_of(conn, &ids)? {
+        lines.entry(l.order_id).or_default().push(l);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|o| {
+            let mine = lines.remove(&o.id).unwrap_or_default();
+            OrderOut::from_row(o, mine)
+        })
+        .collect())
 }

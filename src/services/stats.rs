@@ -71,8 +71,9 @@ impl Owner {
 }
 
 /// Recomputes the stored stats of one client or contact, and promotes a
-/// prospect to customer once it has an order that is not cancelled.
-pub fn refresh(conn: &mut PgConnection, owner: Owner, id: Uuid) -> QueryResult<()> {
+/// prospect to customer once it has an order that is not cancelled. Returns
+/// true when it promoted.
+pub fn refresh(conn: &mut PgConnection, owner: Owner, id: Uuid) -> QueryResult<bool> {
     let (table, col) = (owner.table(), owner.column());
     diesel::sql_query(format!(
         "UPDATE {table} t SET orders_count = s.n, total_spent_cents = s.total, first_order_at = s.first, \
@@ -90,8 +91,8 @@ pub fn refresh(conn: &mut PgConnection, owner: Owner, id: Uuid) -> QueryResult<(
          AND EXISTS (SELECT 1 FROM orders WHERE {col} = $1 AND status <> 'cancelled')"
     ))
     .bind::<SqlUuid, _>(id)
-    .execute(conn)?;
-    Ok(())
+    .execute(conn)
+    .map(|n| n > 0)
 }
 
 #[derive(QueryableByName)]

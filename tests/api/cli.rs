@@ -33,6 +33,7 @@ fn serve_creates_the_database_logs_no_personal_data_and_stops_on_sigterm() {
         .env("DATABASE_URL", url.as_str())
         .env("CLIENTELE_BIND", &addr)
         .env("CLIENTELE_JWT_SECRET", SECRET)
+        .env("CLIENTELE_SUPPRESSION_KEY", crate::helpers::SUPPRESSION_KEY)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -23,6 +23,9 @@ pub use db::TestDb;
 /// The HS256 secret of test tokens.
 pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
+/// The suppression list's HMAC key in tests.
+pub const SUPPRESSION_KEY: &str = "test-suppression-key-of-32-bytes-at-least";
+
 /// A test configuration pointing at `url`.
 pub fn config(url: &str) -> Config {
     Config {
@@ -38,6 +41,8 @@ pub fn config(url: &str) -> Config {
         pool_timeout: Duration::from_millis(1000),
         cors_origins: vec!["https://crm.example.com".into()],
         log_json: false,
+        suppression_key: Some(SUPPRESSION_KEY.to_owned().into()),
+        retention_sweep: None,
     }
 }
 
@@ -153,4 +158,30 @@ impl TestApp {
 /// An admin token.
 pub fn admin() -> String {
     token("admin")
+}
+
+/// Captures every log line of this process (debug and up) into a buffer.
+/// Installs the global subscriber: call it in one test only.
+pub fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let writer = Buf(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    buf
 }

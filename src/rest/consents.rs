@@ -1,0 +1,108 @@
+//! `/v1/contacts/{id}/consents` and `/v1/purposes`.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::ok_versioned;
+use crate::auth::Actor;
+use crate::db;
+use crate::error::AppError;
+use crate::http::extract::{IfMatch, JsonBody};
+use crate::services::consents::{self, ConsentEvent, ConsentInput};
+use crate::services::register::{self, PurposeInput, PurposeOut};
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(record_consent)
+        .service(current_consents)
+        .service(consent_history)
+        .service(list_purposes)
+        .service(create_purpose)
+        .service(update_purpose);
+}
+
+/// Record a consent grant or withdrawal (append-only).
+///
+/// A grant needs `collected_at`, `channel`, `proof.method` and `proof.wording`;
+/// `pre_checked` and `terms_acceptance` are refused. A withdrawal needs only
+/// `purpose` and `status`.
+#[utoipa::path(tag = "consents", security(("bearer" = ["consents:write"])),
+    request_body = ConsentInput,
+    responses((status = 201, description = "Recorded", body = ConsentEvent)))]
+#[post("/contacts/{id}/consents")]
+async fn record_consent(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| consents::record(c, &actor, id, body.0)).await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// The current consent state per purpose (the latest event of each).
+#[utoipa::path(tag = "consents", security(("bearer" = ["consents:read"])),
+    responses((status = 200, description = "Latest event per purpose", body = Vec<ConsentEvent>)))]
+#[get("/contacts/{id}/consents")]
+async fn current_consents(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| consents::current(c, &actor, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+}
+
+/// Every consent event of a contact, oldest first.
+#[utoipa::path(tag = "consents", security(("bearer" = ["consents:read"])),
+    responses((status = 200, description = "Every event", body = Vec<ConsentEvent>)))]
+#[get("/contacts/{id}/consents/history")]
+async fn consent_history(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| consents::history(c, &actor, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+}
+
+/// List the purposes consents refer to.
+#[utoipa::path(tag = "register", security(("bearer" = ["register:read"])),
+    responses((status = 200, description = "Every purpose", body = Vec<PurposeOut>)))]
+#[get("/purposes")]
+async fn list_purposes(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| register::list_purposes(c, &actor)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+}
+
+/// Create a purpose.
+#[utoipa::path(tag = "register", security(("bearer" = ["register:write"])),
+    request_body = PurposeInput,
+    responses((status = 201, description = "Created", body = PurposeOut, headers(("Location" = String), ("ETag" = String)))))]
+#[post("/purposes")]
+async fn create_purpose(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| register::create_purpose(c, &actor, body.0)).await?;
+    Ok(super::created(format!("/v1/purposes/{}", out.key), out.version, &out))
+}
+
+/// Update a purpose (merge patch; the key is immutable).
+#[utoipa::path(tag = "register", security(("bearer" = ["register:write"])),
+    params(("key" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
+    request_body(content = PurposeInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "Updated", body = PurposeOut, headers(("ETag" = String)))))]
+#[patch("/purposes/{key}")]
+async fn update_purpose(
+    state: web::Data<AppState>,
+    actor: Actor,
+    key: web::Path<String>,
+    pre: IfMatch,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let key = key.into_inner();
+    let out = db::run(&state.pool, move |c| register::update_purpose(c, &actor, &key, body.0, &pre.0)).await?;
+    Ok(ok_versioned(out.version, &out))
+}

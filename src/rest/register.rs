@@ -1,0 +1,118 @@
+//! `/v1/register`, `/v1/retention` and `/v1/audit`.
+
+use actix_web::{HttpResponse, get, patch, post, put, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::ok_versioned;
+use crate::auth::Actor;
+use crate::db;
+use crate::error::AppError;
+use crate::http::extract::{Filter, IfMatch, JsonBody};
+use crate::http::pagination::Page;
+use crate::services::audit::{self, AuditFilter, AuditOut, VerifyOut};
+use crate::services::register::{self, ActivityInput, ActivityOut, PoliciesInput, PolicyOut, RegisterOut};
+use crate::services::retention::{self, RunOut, RunParams};
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(get_register)
+        .service(create_activity)
+        .service(update_activity)
+        .service(get_policies)
+        .service(put_policies)
+        .service(run_retention)
+        .service(list_audit)
+        .service(verify_audit);
+}
+
+/// The Art. 30 record of processing activities, with purposes and retention.
+#[utoipa::path(tag = "register", security(("bearer" = ["register:read"])),
+    responses((status = 200, description = "The register", body = RegisterOut)))]
+#[get("/register")]
+async fn get_register(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| register::register(c, &actor)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Add a processing activity to the register.
+#[utoipa::path(tag = "register", security(("bearer" = ["register:write"])), request_body = ActivityInput,
+    responses((status = 201, description = "Created", body = ActivityOut, headers(("Location" = String), ("ETag" = String)))))]
+#[post("/register/activities")]
+async fn create_activity(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| register::create_activity(c, &actor, body.0)).await?;
+    Ok(super::created(format!("/v1/register/activities/{}", out.id), out.version, &out))
+}
+
+/// Update a processing activity (merge patch).
+#[utoipa::path(tag = "register", security(("bearer" = ["register:write"])),
+    params(("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
+    request_body(content = ActivityInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "Updated", body = ActivityOut, headers(("ETag" = String)))))]
+#[patch("/register/activities/{id}")]
+async fn update_activity(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    pre: IfMatch,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| register::update_activity(c, &actor, id, body.0, &pre.0)).await?;
+    Ok(ok_versioned(out.version, &out))
+}
+
+/// Retention policies per status.
+#[utoipa::path(tag = "retention", security(("bearer" = ["register:read"])),
+    responses((status = 200, description = "Policies", body = Vec<PolicyOut>)))]
+#[get("/retention/policies")]
+async fn get_policies(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| register::policies(c, &actor)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+}
+
+/// Set retention policies (the statuses listed; others unchanged).
+#[utoipa::path(tag = "retention", security(("bearer" = ["register:write"])), request_body = PoliciesInput,
+    responses((status = 200, description = "Policies", body = Vec<PolicyOut>)))]
+#[put("/retention/policies")]
+async fn put_policies(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| register::set_policies(c, &actor, body.0)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+}
+
+/// List (dry run, the default) or erase the contacts past their retention period.
+#[utoipa::path(tag = "retention", security(("bearer" = ["retention:run"])), params(RunParams),
+    responses((status = 200, description = "What is due, and what was erased", body = RunOut)))]
+#[post("/retention/run")]
+async fn run_retention(
+    state: web::Data<AppState>,
+    actor: Actor,
+    p: Filter<RunParams>,
+) -> Result<HttpResponse, AppError> {
+    let key = state.suppression.clone();
+    let dry = p.0.dry_run.unwrap_or(true);
+    let out = db::run(&state.pool, move |c| retention::run(c, &actor, &key, dry)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The audit trail, oldest first.
+#[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])), params(AuditFilter),
+    responses((status = 200, description = "A page of entries", body = Page<AuditOut>)))]
+#[get("/audit")]
+async fn list_audit(
+    state: web::Data<AppState>,
+    actor: Actor,
+    f: Filter<AuditFilter>,
+) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| audit::list(c, &actor, f.0)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Recompute the hash chain; report the first broken link.
+#[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])),
+    responses((status = 200, description = "Verification result", body = VerifyOut)))]
+#[get("/audit/verify")]
+async fn verify_audit(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
+    let out = db::run(&state.pool, move |c| audit::verify(c, &actor)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
