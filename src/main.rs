@@ -146,31 +146,7 @@ fn serve(config: Config, dev: bool) -> ExitCode {
     let bind = config.bind.clone();
     let state = AppState::new(config, keys);
     let result = actix_web::rt::System::new().block_on(async move {
-        let purge_state = state.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                let _ = db::run(&purge_state.pool, |c| Ok(clientele::models::idempotency::purge_expired(c)?)).await;
-            }
-        });
-        if let Some(every) = state.config.retention_sweep {
-            let sweep_state = state.clone();
-            actix_web::rt::spawn(async move {
-                let actor = clientele::auth::Actor::new("retention-sweep", &[Scope::RetentionRun], None);
-                let mut tick = actix_web::rt::time::interval(every);
-                loop {
-                    tick.tick().await;
-                    let (a, key) = (actor.clone(), sweep_state.suppression.clone());
-                    match db::run(&sweep_state.pool, move |c| clientele::services::retention::run(c, &a, &key, false))
-                        .await
-                    {
-                        Ok(out) => tracing::info!(erased = out.erased, "retention sweep"),
-                        Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
-                    }
-                }
-            });
-        }
+        clientele::jobs::spawn(&state);
         let server = actix_web::HttpServer::new(move || build_app(state.clone())).shutdown_timeout(30).bind(&bind)?;
         tracing::info!(address = %bind, "listening");
         // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (30 s at most).

@@ -61,6 +61,12 @@ const RULES: &[Rule] = &[
 ];
 
 #[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
 struct PiiColumn {
     #[diesel(sql_type = Text)]
     table_name: String,
@@ -136,16 +142,21 @@ pub fn erase(
                 .execute(conn)?,
             Action::Scrub => {
                 let cols = pii.get(rule.table).cloned().unwrap_or_default();
-                let set = if cols.is_empty() {
-                    // Nothing personal in the row itself: count what is kept.
-                    "id = id".to_owned()
+                if cols.is_empty() {
+                    // Nothing personal in the rows themselves: count what is kept
+                    // (the link to the person goes with the contact, ON DELETE SET NULL).
+                    diesel::sql_query(format!("SELECT count(*) AS n FROM {} WHERE {}", rule.table, rule.locate))
+                        .bind::<SqlUuid, _>(contact.id)
+                        .bind::<Bytea, _>(hmac.clone().unwrap_or_default())
+                        .get_result::<Count>(conn)?
+                        .n as usize
                 } else {
-                    cols.iter().map(|c| format!("{c} = NULL")).collect::<Vec<_>>().join(", ")
-                };
-                diesel::sql_query(format!("UPDATE {} SET {set} WHERE {}", rule.table, rule.locate))
-                    .bind::<SqlUuid, _>(contact.id)
-                    .bind::<Bytea, _>(hmac.clone().unwrap_or_default())
-                    .execute(conn)?
+                    let set = cols.iter().map(|c| format!("{c} = NULL")).collect::<Vec<_>>().join(", ");
+                    diesel::sql_query(format!("UPDATE {} SET {set} WHERE {}", rule.table, rule.locate))
+                        .bind::<SqlUuid, _>(contact.id)
+                        .bind::<Bytea, _>(hmac.clone().unwrap_or_default())
+                        .execute(conn)?
+                }
             }
         } as i64;
         match rule.action {

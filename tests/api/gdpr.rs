@@ -589,3 +589,25 @@ async fn retention_dry_run_erases_nothing_and_a_run_erases_what_is_due() {
     assert_eq!(r.body["dry_run"], true, "dry run by default");
     assert_eq!(r.body["due"].as_array().unwrap().len(), 1, "recent is now past 30 days");
 }
+
+#[actix_web::test]
+async fn the_background_sweep_erases_what_is_due() {
+    let db = crate::helpers::TestDb::new();
+    let mut cfg = crate::helpers::config(&db.url);
+    cfg.retention_sweep = Some(std::time::Duration::from_millis(200));
+    let state = clientele::state::AppState::new(cfg, crate::helpers::keys());
+    let app = TestApp::with_state(db, state.clone()).await;
+    let old = contact(&app, json!({"email": "sweep@example.com", "last_interaction_at": "2020-01-01T00:00:00Z"})).await;
+    clientele::jobs::spawn(&state);
+    let mut gone = false;
+    for _ in 0..50 {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        if app.get(&format!("/v1/contacts/{old}"), &admin()).await.status == StatusCode::NOT_FOUND {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the sweep erased the contact");
+    let audit = app.get("/v1/audit?actor=retention-sweep&action=contact.erased", &admin()).await;
+    assert_eq!(audit.body["data"].as_array().unwrap().len(), 1);
+}
