@@ -84,7 +84,7 @@ fn seed(conn: &mut PgConnection, orders: i64, n: usize) -> Uuid {
 
 fn submit(conn: &mut PgConnection, actor: &Actor, key: &SuppressionKey, kind: &str, contact: Uuid) -> Uuid {
     let body = json!({"type": kind, "subject": {"contact_id": contact}});
-    dsar::submit(conn, actor, key, body.as_object().unwrap().clone()).unwrap().id
+    dsar::submit(conn, actor, key, false, body.as_object().unwrap().clone()).unwrap().id
 }
 
 fn summary(name: &str, mut samples: Vec<Duration>, target: Duration) {

@@ -12,6 +12,11 @@
 //! | `CLIENTELE_DB_POOL_TIMEOUT_MS` | wait for a pooled connection before answering 503 | `1000` |
 //! | `CLIENTELE_SUPPRESSION_KEY` | HMAC key of the suppression list (32+ bytes) | derived from the JWT secret in `--dev` only |
 //! | `CLIENTELE_RETENTION_SWEEP` | interval of the background retention sweep (`24h`...) | off |
+//! | `CLIENTELE_WEBHOOK_ALLOW_PRIVATE` | allow webhook/callback URLs on loopback or private networks, and plain http | `false` (`true` with `--dev`) |
+//! | `CLIENTELE_EVENTS_RETENTION_DAYS` | how long the event feed keeps events | `30` |
+//! | `CLIENTELE_RATE_LIMIT` | requests per second per token `sub` | `100` |
+//! | `CLIENTELE_RATE_BURST` | burst above that rate | `200` |
+//! | `CLIENTELE_DSAR_RATE_LIMIT` | DSAR submissions and exports per minute per `sub` | `10` |
 //! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
 //! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
 //! | `RUST_LOG` | log filter | `info` |
@@ -44,6 +49,16 @@ pub struct Config {
     pub suppression_key: Option<SecretString>,
     /// Interval of the background retention sweep; `None` turns it off.
     pub retention_sweep: Option<Duration>,
+    /// Webhook and callback URLs may be private or plain http (tests, private networks).
+    pub webhook_allow_private: bool,
+    /// Days the event feed keeps events.
+    pub events_retention_days: i64,
+    /// General rate limit: requests per second and burst, per token `sub`.
+    pub rate_per_sec: u32,
+    /// Burst of the general limit.
+    pub rate_burst: u32,
+    /// DSAR submissions and exports per minute per `sub` (also the burst).
+    pub dsar_rate_per_min: u32,
     /// Emit logs as JSON lines (the default) or human-readable text.
     pub log_json: bool,
 }
@@ -108,6 +123,11 @@ impl Config {
                 .unwrap_or_default(),
             log_json,
             suppression_key: var("CLIENTELE_SUPPRESSION_KEY").map(SecretString::from),
+            webhook_allow_private: parse_var("CLIENTELE_WEBHOOK_ALLOW_PRIVATE", false)?,
+            events_retention_days: parse_var("CLIENTELE_EVENTS_RETENTION_DAYS", 30i64)?.max(1),
+            rate_per_sec: parse_var("CLIENTELE_RATE_LIMIT", 100u32)?.max(1),
+            rate_burst: parse_var("CLIENTELE_RATE_BURST", 200u32)?.max(1),
+            dsar_rate_per_min: parse_var("CLIENTELE_DSAR_RATE_LIMIT", 10u32)?.max(1),
             retention_sweep: match var("CLIENTELE_RETENTION_SWEEP") {
                 None => None,
                 Some(v) => Some(

@@ -90,6 +90,9 @@ pub enum AppError {
     /// The same `Idempotency-Key` was used with another body.
     #[error("idempotency key reused with another request")]
     IdempotencyMismatch,
+    /// Too many requests for this token; retry after this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
     /// The database is unreachable or the pool is exhausted.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -139,6 +142,11 @@ impl AppError {
                 "idempotency-mismatch",
                 "Idempotency key reused",
                 "this Idempotency-Key was already used with a different request body".into(),
+            ),
+            AppError::RateLimited(secs) => (
+                "rate-limited",
+                "Too many requests",
+                format!("the rate limit of this token is exhausted; retry in {secs} s"),
             ),
             AppError::Unavailable(_) => (
                 "unavailable",
@@ -191,6 +199,9 @@ impl AppError {
             AppError::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
             }
+            AppError::RateLimited(secs) => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from(*secs)));
+            }
             _ => {}
         }
         res.body(serde_json::to_vec(&problem).unwrap_or_default())
@@ -210,6 +221,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) | AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

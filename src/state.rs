@@ -1,11 +1,13 @@
 //! What every request can reach.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::http::metrics::Metrics;
+use crate::http::ratelimit::RateLimits;
 use crate::services::suppression::SuppressionKey;
 
 /// Shared application state, cheap to clone.
@@ -21,6 +23,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// HMAC key of the suppression list.
     pub suppression: Arc<SuppressionKey>,
+    /// Rate limits per token `sub`.
+    pub limits: Arc<RateLimits>,
+    /// Revoked token ids, refreshed from the database by a background job.
+    pub revoked: Arc<RwLock<HashSet<String>>>,
+    /// HTTP agent of webhook deliveries.
+    pub http: ureq::Agent,
 }
 
 impl AppState {
@@ -39,8 +47,13 @@ impl AppState {
                 SuppressionKey::new(&random)
             }
         };
+        let limits = Arc::new(RateLimits::new(config.rate_per_sec, config.rate_burst, config.dsar_rate_per_min));
+        let http = crate::services::delivery::agent(config.webhook_allow_private);
         AppState {
             pool,
+            limits,
+            http,
+            revoked: Arc::new(RwLock::new(HashSet::new())),
             config: Arc::new(config),
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()),

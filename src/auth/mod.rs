@@ -83,6 +83,11 @@ pub fn authenticate(req: &HttpRequest) -> Result<Actor, AppError> {
         }
     };
     let claims = state.keys.verify(token)?;
+    if let Some(jti) = &claims.jti
+        && state.revoked.read().is_ok_and(|set| set.contains(jti))
+    {
+        return Err(unauthorized("invalid_token", "token revoked"));
+    }
     let scopes: Vec<Scope> =
         claims.scope.as_deref().unwrap_or_default().split_whitespace().filter_map(|s| s.parse().ok()).collect();
     let request_id = req.extensions().get::<crate::http::RequestId>().map(|r| r.0.clone());

@@ -120,6 +120,21 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        external_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        occurred_at -> Timestamptz,
+        resource_type -> Text,
+        resource_id -> Text,
+        changed_fields -> Jsonb,
+        data -> Nullable<Jsonb>,
     }
 }
 
@@ -221,10 +236,64 @@ diesel::table! {
 }
 
 diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        revoked_by -> Text,
+        revoked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     suppression_list (email_hmac) {
         email_hmac -> Bytea,
         reason -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Uuid,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Uuid,
+        event_id -> Uuid,
+        event_seq -> Int8,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        url -> Text,
+        events -> Jsonb,
+        secret -> Text,
+        enabled -> Bool,
+        dsar_id -> Nullable<Uuid>,
+        external_id -> Nullable<Text>,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -235,6 +304,8 @@ diesel::joinable!(interactions -> contacts (contact_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(orders -> clients (client_id));
 diesel::joinable!(orders -> contacts (contact_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
@@ -243,6 +314,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consent_events,
     contacts,
     dsar_requests,
+    events,
     idempotency_keys,
     interactions,
     order_lines,
@@ -250,5 +322,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     processing_activities,
     purposes,
     retention_policies,
+    revoked_tokens,
     suppression_list,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
 );

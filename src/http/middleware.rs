@@ -103,6 +103,7 @@ fn generic_problem(status: actix_web::http::StatusCode) -> AppError {
         415 => AppError::UnsupportedMediaType,
         400 => AppError::BadRequest("the request could not be read".into()),
         503 => AppError::Unavailable("overloaded".into()),
+        429 => AppError::RateLimited(1),
         s if s >= 500 => AppError::Internal(format!("status {s} without a cause").into()),
         _ => AppError::BadRequest("the request could not be processed".into()),
     }

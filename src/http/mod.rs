@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod pagination;
+pub mod ratelimit;
 
 /// The request id of the current request (made or echoed by the middleware).
 #[derive(Clone, Debug)]

@@ -31,6 +31,7 @@ pub struct DsarRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub external_id: Option<String>,
 }
 
 impl std::fmt::Debug for DsarRow {

@@ -38,7 +38,8 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 #[post("/dsar")]
 async fn submit_dsar(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
     let key = state.suppression.clone();
-    let out = db::run(&state.pool, move |c| dsar::submit(c, &actor, &key, body.0)).await?;
+    let private = state.config.webhook_allow_private;
+    let out = db::run(&state.pool, move |c| dsar::submit(c, &actor, &key, private, body.0)).await?;
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/dsar/{}", out.id))).json(out))
 }
 

@@ -7,6 +7,7 @@ pub mod consents;
 pub mod contacts;
 pub mod docs;
 pub mod dsar;
+pub mod integrations;
 pub mod orders;
 pub mod register;
 pub mod system;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         scope::scope("/v1")
             .wrap(actix_web::middleware::from_fn(crate::http::idempotency::idempotency))
+            .wrap(actix_web::middleware::from_fn(crate::http::ratelimit::rate_limit))
             // Answers may hold personal data: never cached (replays included).
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(clients::configure)
@@ -32,7 +34,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(orders::configure)
             .configure(consents::configure)
             .configure(dsar::configure)
-            .configure(register::configure),
+            .configure(register::configure)
+            .configure(integrations::configure),
     );
 }
 

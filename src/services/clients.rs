@@ -10,6 +10,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::audit;
+use super::events;
 use super::stats::{self, Owner, Stats};
 use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, merge_patch};
 use crate::auth::{Actor, Scope};
@@ -253,6 +254,11 @@ pub fn to_doc(v: &impl Serialize) -> Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
+/// The answer for a client id, without scope checks (events).
+pub fn out_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<ClientOut>, AppError> {
+    model::find(conn, id, false)?.map(|c| out(conn, c)).transpose()
+}
+
 fn out(conn: &mut PgConnection, c: Client) -> Result<ClientOut, AppError> {
     let spent = stats::spent_last_12m(conn, Owner::Client, &[c.id])?;
     let s = spent.get(&c.id).copied().unwrap_or(0);
@@ -268,8 +274,10 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) 
             .values((clients::id.eq(Uuid::now_v7()), &write))
             .returning(Client::as_returning())
             .get_result(conn)?;
-        audit::record(conn, actor, "client.created", "client", row.id, audit::set_fields(&to_doc(&write)))?;
-        out(conn, row)
+        let out = out(conn, row)?;
+        let fields = audit::set_fields(&to_doc(&write));
+        events::change(conn, actor, "client.created", "client", out.id, fields, Some(to_doc(&out)))?;
+        Ok(out)
     })
 }
 
@@ -306,12 +314,13 @@ pub fn update(
             return out(conn, row);
         }
         let fields = changed_fields(&to_doc(&current), &to_doc(&write));
-        audit::record(conn, actor, "client.updated", "client", id, fields)?;
         let row = diesel::update(clients::table.find(id))
             .set((&write, clients::version.eq(clients::version + 1), clients::updated_at.eq(diesel::dsl::now)))
             .returning(Client::as_returning())
             .get_result(conn)?;
-        out(conn, row)
+        let out = out(conn, row)?;
+        events::change(conn, actor, "client.updated", "client", id, fields, Some(to_doc(&out)))?;
+        Ok(out)
     })
 }
 
@@ -322,7 +331,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("client"))?;
         pre.check(row.version)?;
         diesel::delete(clients::table.find(id)).execute(conn)?;
-        audit::record(conn, actor, "client.deleted", "client", id, vec![])?;
+        events::change(conn, actor, "client.deleted", "client", id, vec![], None)?;
         Ok(())
     })
 }

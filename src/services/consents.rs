@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use super::audit;
+use super::events;
 use super::{Errors, decode};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{consent_events, contacts, purposes};
@@ -217,12 +217,14 @@ pub fn append(
         .returning(columns!())
         .get_result(conn)?;
     let action = if status == ConsentStatus::Granted { "consent.granted" } else { "consent.withdrawn" };
-    audit::record(conn, actor, action, "contact", contact_id, vec![format!("consents.{purpose}")])?;
+    let event = event(row);
+    let data = serde_json::to_value(&event).ok();
+    events::change(conn, actor, action, "contact", contact_id, vec![format!("consents.{purpose}")], data)?;
     if status == ConsentStatus::Granted {
         // A fresh, demonstrable grant lifts an earlier objection's suppression flag.
         diesel::update(contacts::table.find(contact_id)).set(contacts::suppressed.eq(false)).execute(conn)?;
     }
-    Ok(event(row))
+    Ok(event)
 }
 
 /// `POST /v1/contacts/{id}/consents`: records a grant or a withdrawal. A

@@ -12,6 +12,7 @@ use validator::Validate;
 use super::audit;
 use super::clients::like_prefix;
 use super::clients::to_doc;
+use super::events;
 use super::stats::{self, Owner, Stats};
 use super::suppression::{self, SuppressionKey};
 use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, merge_patch};
@@ -214,8 +215,10 @@ pub fn create(
     conn.transaction(|conn| {
         refuse_suppressed(conn, key, &write)?;
         let row = insert(conn, &write)?;
-        audit::record(conn, actor, "contact.created", "contact", row.id, audit::set_fields(&to_doc(&write)))?;
-        out(conn, row)
+        let out = out(conn, row)?;
+        let fields = audit::set_fields(&to_doc(&write));
+        events::change(conn, actor, "contact.created", "contact", out.id, fields, Some(to_doc(&out)))?;
+        Ok(out)
     })
 }
 
@@ -263,19 +266,14 @@ pub fn update(
         {
             refuse_suppressed(conn, key, &write)?;
         }
-        audit::record(
-            conn,
-            actor,
-            "contact.updated",
-            "contact",
-            id,
-            changed_fields(&to_doc(&current), &to_doc(&write)),
-        )?;
+        let fields = changed_fields(&to_doc(&current), &to_doc(&write));
         let row = diesel::update(contacts::table.find(id))
             .set((&write, contacts::version.eq(contacts::version + 1), contacts::updated_at.eq(diesel::dsl::now)))
             .returning(Contact::as_returning())
             .get_result(conn)?;
-        out(conn, row)
+        let out = out(conn, row)?;
+        events::change(conn, actor, "contact.updated", "contact", id, fields, Some(to_doc(&out)))?;
+        Ok(out)
     })
 }
 
@@ -288,7 +286,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         pre.check(row.version)?;
         refuse_restricted(&row)?;
         diesel::delete(contacts::table.find(id)).execute(conn)?;
-        audit::record(conn, actor, "contact.deleted", "contact", id, vec![])?;
+        events::change(conn, actor, "contact.deleted", "contact", id, vec![], None)?;
         Ok(())
     })
 }
@@ -539,9 +537,11 @@ pub fn apply_rectification(
     if fields.is_empty() {
         return Ok(fields);
     }
-    diesel::update(contacts::table.find(id))
+    let row = diesel::update(contacts::table.find(id))
         .set((&write, contacts::version.eq(contacts::version + 1), contacts::updated_at.eq(diesel::dsl::now)))
-        .execute(conn)?;
-    audit::record(conn, actor, "contact.updated", "contact", id, fields.clone())?;
+        .returning(Contact::as_returning())
+        .get_result(conn)?;
+    let out = out(conn, row)?;
+    events::change(conn, actor, "contact.updated", "contact", id, fields.clone(), Some(to_doc(&out)))?;
     Ok(fields)
 }

@@ -14,7 +14,7 @@ use super::contacts::{self, ContactInput};
 use super::export::{self, Kind};
 use super::suppression::{self, Reason, SuppressionKey};
 use super::{Errors, decode};
-use super::{audit, erasure};
+use super::{audit, erasure, events};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts as contacts_t, dsar_requests, purposes};
 use crate::domain::Email;
@@ -82,6 +82,12 @@ pub struct DsarInput {
     pub requested_by: Option<String>,
     #[validate(length(max = 2000))]
     pub note: Option<String>,
+    /// Each status change is POSTed there, signed with `callback_secret` (shown once).
+    #[validate(length(max = 2048))]
+    pub callback_url: Option<String>,
+    /// The submitter's own reference for this request.
+    #[validate(length(min = 1, max = 200))]
+    pub external_id: Option<String>,
 }
 
 /// `received`, `completed` or `rejected`.
@@ -124,6 +130,12 @@ pub struct DsarOut {
     pub requested_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The submitter's own reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Signing key of the status callbacks: in the 201 answer only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_secret: Option<String>,
     /// What processing did (counts, never personal data).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -141,7 +153,15 @@ fn status_of(s: &str) -> DsarStatus {
 
 /// The view of `row` for `actor`: full for `dsar:manage`, status only otherwise.
 fn view(actor: &Actor, row: DsarRow) -> DsarOut {
-    let full = actor.has(Scope::DsarManage);
+    shape(actor.has(Scope::DsarManage), row)
+}
+
+/// What events and callbacks carry: the status, no personal data.
+fn status_doc(row: &DsarRow) -> Option<Value> {
+    serde_json::to_value(shape(false, row.clone())).ok()
+}
+
+fn shape(full: bool, row: DsarRow) -> DsarOut {
     let rejected = row.status == "rejected";
     DsarOut {
         id: row.id,
@@ -160,6 +180,8 @@ fn view(actor: &Actor, row: DsarRow) -> DsarOut {
         requested_by: row.requested_by.filter(|_| full),
         note: row.note.filter(|_| full),
         result: row.result.filter(|_| full),
+        external_id: row.external_id,
+        callback_secret: None,
         version: row.version,
     }
 }
@@ -174,6 +196,7 @@ pub fn submit(
     conn: &mut PgConnection,
     actor: &Actor,
     key: &SuppressionKey,
+    allow_private: bool,
     body: Map<String, Value>,
 ) -> Result<DsarOut, AppError> {
     if !actor.has(Scope::DsarManage) {
@@ -199,6 +222,9 @@ pub fn submit(
         }
         (Some(_), Some(_)) => errors.push("changes", "not_allowed", "only a rectification carries changes"),
         _ => {}
+    }
+    if let Some(url) = &input.callback_url {
+        super::webhooks::check_url("callback_url", url, allow_private, &mut errors);
     }
     errors.finish()?;
     let kind = input.kind.expect("required");
@@ -233,12 +259,32 @@ pub fn submit(
             created_at: now,
             updated_at: now,
             version: 1,
+            external_id: input.external_id.clone(),
         };
         diesel::insert_into(dsar_requests::table).values(&row).execute(conn)?;
-        audit::record(conn, actor, "dsar.received", "dsar_request", row.id, vec!["type".into()])?;
+        let callback_secret = match &input.callback_url {
+            Some(url) => {
+                let secret = super::webhooks::new_secret();
+                diesel::insert_into(crate::db::schema::webhooks::table)
+                    .values((
+                        crate::db::schema::webhooks::id.eq(Uuid::now_v7()),
+                        crate::db::schema::webhooks::url.eq(url),
+                        crate::db::schema::webhooks::events.eq(json!(["dsar.*"])),
+                        crate::db::schema::webhooks::secret.eq(&secret),
+                        crate::db::schema::webhooks::dsar_id.eq(row.id),
+                        crate::db::schema::webhooks::external_id.eq(&input.external_id),
+                        crate::db::schema::webhooks::created_by.eq(&actor.sub),
+                    ))
+                    .execute(conn)?;
+                Some(secret)
+            }
+            None => None,
+        };
+        events::change(conn, actor, "dsar.received", "dsar_request", row.id, vec!["type".into()], status_doc(&row))?;
         let mut out = view(actor, row.clone());
         // The submitter sees what it sent, once, in the 201 answer.
         out.subject = Some(Subject { email: row.subject_email, contact_id: row.subject_contact_id });
+        out.callback_secret = callback_secret;
         Ok(out)
     })
 }
@@ -358,13 +404,14 @@ pub fn reject(conn: &mut PgConnection, actor: &Actor, id: Uuid, body: Map<String
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("request"))?;
         must_be_open(&row)?;
         let row = save_close(conn, id, "rejected", None, Some(why))?;
-        audit::record(
+        events::change(
             conn,
             actor,
             "dsar.rejected",
             "dsar_request",
             id,
             vec!["status".into(), "rejection_reason".into()],
+            status_doc(&row),
         )?;
         Ok(view(actor, row))
     })
@@ -396,13 +443,14 @@ pub fn extend(conn: &mut PgConnection, actor: &Actor, id: Uuid, body: Map<String
             ))
             .returning(DsarRow::as_returning())
             .get_result(conn)?;
-        audit::record(
+        events::change(
             conn,
             actor,
             "dsar.extended",
             "dsar_request",
             id,
             vec!["due_at".into(), "extension_reason".into()],
+            status_doc(&row),
         )?;
         Ok(view(actor, row))
     })
@@ -453,7 +501,8 @@ pub fn process(conn: &mut PgConnection, actor: &Actor, key: &SuppressionKey, id:
             }
         };
         let row = save_close(conn, id, "completed", Some(result), None)?;
-        audit::record(conn, actor, "dsar.completed", "dsar_request", id, vec!["status".into(), "result".into()])?;
+        let fields = vec!["status".into(), "result".into()];
+        events::change(conn, actor, "dsar.completed", "dsar_request", id, fields, status_doc(&row))?;
         Ok(view(actor, row))
     })
 }
@@ -489,6 +538,11 @@ fn run(
                 ))
                 .execute(conn)?;
             audit::record(conn, actor, "contact.restricted", "contact", contact_id, vec!["restricted".into()])?;
+            let data = contact_model::find(conn, contact_id, false)?
+                .map(|c| contacts::out(conn, c))
+                .transpose()?
+                .and_then(|o| serde_json::to_value(o).ok());
+            events::emit(conn, "contact.updated", "contact", &contact_id.to_string(), vec!["restricted".into()], data)?;
             json!({"data_held": true, "restricted": true})
         }
         DsarType::Objection => {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::audit;
+use super::events;
 use super::suppression::{self, Reason, SuppressionKey};
 use crate::auth::Actor;
 use crate::db::schema::contacts;
@@ -56,6 +56,12 @@ const RULES: &[Rule] = &[
         locate: "subject_contact_id = $1 OR subject_hmac = $2",
         action: Action::Scrub,
         why: "the record of the request is kept to demonstrate compliance, without personal data",
+    },
+    Rule {
+        table: "events",
+        locate: "resource_id = $1::text",
+        action: Action::Scrub,
+        why: "the change feed keeps the fact of each change, without the person's data",
     },
     Rule { table: "contacts", locate: "id = $1", action: Action::Delete, why: "" },
 ];
@@ -176,7 +182,7 @@ pub fn erase(
         result.suppressed = true;
     }
     let fields = pii.get("contacts").cloned().unwrap_or_default();
-    audit::record(conn, actor, "contact.erased", "contact", contact.id, fields)?;
+    events::change(conn, actor, "contact.erased", "contact", contact.id, fields, None)?;
     Ok(result)
 }
 

@@ -7,14 +7,18 @@ pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod contacts;
+pub mod delivery;
 pub mod dsar;
 pub mod erasure;
+pub mod events;
 pub mod export;
 pub mod orders;
 pub mod register;
 pub mod retention;
 pub mod stats;
 pub mod suppression;
+pub mod tokens;
+pub mod webhooks;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

@@ -14,6 +14,7 @@ use validator::Validate;
 use super::audit;
 use super::clients::to_doc;
 use super::contacts::touch_last_interaction;
+use super::events;
 use super::stats::{self, Owner};
 use super::{Errors, Precondition, changed_fields, decode, merge_patch};
 use crate::auth::{Actor, Scope};
@@ -291,14 +292,9 @@ fn resolve(conn: &mut PgConnection, actor: &Actor, draft: &mut Draft) -> Result<
                     custom_fields: Value::Object(Map::new()),
                 };
                 let created = super::contacts::insert(conn, &write)?;
-                audit::record(
-                    conn,
-                    actor,
-                    "contact.created",
-                    "contact",
-                    created.id,
-                    audit::set_fields(&to_doc(&write)),
-                )?;
+                let out = super::contacts::out(conn, created.clone())?;
+                let fields = audit::set_fields(&to_doc(&write));
+                events::change(conn, actor, "contact.created", "contact", created.id, fields, Some(to_doc(&out)))?;
                 created
             }
         };
@@ -352,7 +348,7 @@ fn save(conn: &mut PgConnection, actor: &Actor, existing: Option<Order>, mut dra
         })
         .collect();
     let mut touched = owners(&draft.write);
-    let (row, outcome) = match existing {
+    let (row, outcome, fields) = match existing {
         Some(old) => {
             let old_lines = model::lines_of(conn, &[id])?;
             if OrderWrite::from(&old) == draft.write && old_lines == lines {
@@ -363,23 +359,24 @@ fn save(conn: &mut PgConnection, actor: &Actor, existing: Option<Order>, mut dra
             if old_lines != lines {
                 fields.push("lines".into());
             }
-            audit::record(conn, actor, "order.updated", "order", id, fields)?;
             let row = diesel::update(orders::table.find(id))
                 .set((&draft.write, orders::version.eq(orders::version + 1), orders::updated_at.eq(diesel::dsl::now)))
                 .returning(Order::as_returning())
                 .get_result(conn)?;
-            (row, Outcome::Updated)
+            (row, Outcome::Updated, fields)
         }
         None => {
             let row = diesel::insert_into(orders::table)
                 .values((orders::id.eq(id), &draft.write))
                 .returning(Order::as_returning())
                 .get_result(conn)?;
-            audit::record(conn, actor, "order.created", "order", id, audit::set_fields(&to_doc(&draft.write)))?;
-            (row, Outcome::Created)
+            (row, Outcome::Created, audit::set_fields(&to_doc(&draft.write)))
         }
     };
     model::replace_lines(conn, id, &lines)?;
+    let action = if outcome == Outcome::Created { "order.created" } else { "order.updated" };
+    let data = to_doc(&OrderOut::from_row(row.clone(), lines.clone()));
+    events::change(conn, actor, action, "order", id, fields, Some(data))?;
     if let Some(contact) = row.contact_id {
         // An order comes from the person: it moves the retention clock.
         touch_last_interaction(conn, contact, row.ordered_at)?;
@@ -397,7 +394,14 @@ fn refresh_all(
     for (kind, id) in unique {
         let (owner, name) = if kind == 1 { (Owner::Contact, "contact") } else { (Owner::Client, "client") };
         if stats::refresh(conn, owner, id)? {
-            audit::record(conn, actor, &format!("{name}.updated"), name, id, vec!["status".into()])?;
+            let data = match owner {
+                Owner::Client => super::clients::out_by_id(conn, id)?.map(|o| to_doc(&o)),
+                Owner::Contact => crate::models::contact::find(conn, id, false)?
+                    .map(|c| super::contacts::out(conn, c))
+                    .transpose()?
+                    .map(|o| to_doc(&o)),
+            };
+            events::change(conn, actor, &format!("{name}.updated"), name, id, vec!["status".into()], data)?;
         }
     }
     Ok(())
@@ -505,7 +509,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
         pre.check(row.version)?;
         diesel::delete(orders::table.find(id)).execute(conn)?;
-        audit::record(conn, actor, "order.deleted", "order", id, vec![])?;
+        events::change(conn, actor, "order.deleted", "order", id, vec![], None)?;
         refresh_all(conn, actor, owners(&OrderWrite::from(&row)))
     })
 }

@@ -9,5 +9,6 @@ mod clients;
 mod contacts;
 mod conventions;
 mod gdpr;
+mod integrations;
 mod orders;
 mod system;

@@ -1,6 +1,7 @@
 //! Typed helpers: an app per test on its own database, tokens, requests.
 
 pub mod db;
+pub mod receiver;
 
 use std::time::Duration;
 
@@ -43,6 +44,11 @@ pub fn config(url: &str) -> Config {
         log_json: false,
         suppression_key: Some(SUPPRESSION_KEY.to_owned().into()),
         retention_sweep: None,
+        webhook_allow_private: true,
+        events_retention_days: 30,
+        rate_per_sec: 1000,
+        rate_burst: 1000,
+        dsar_rate_per_min: 1000,
     }
 }
 
