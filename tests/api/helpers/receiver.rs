@@ -26,7 +26,6 @@ pub struct Receiver {
     pub port: u16,
     pub got: Arc<Mutex<Vec<Received>>>,
     pub status: Arc<AtomicU16>,
-    pub retry_after: Option<&'static str>,
 }
 
 impl Receiver {
@@ -72,7 +71,7 @@ impl Receiver {
                 let _ = write!(stream, "HTTP/1.1 {code} X\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
             }
         });
-        Receiver { port, got, status, retry_after }
+        Receiver { port, got, status }
     }
 
     pub fn url(&self) -> String {
