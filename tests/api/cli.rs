@@ -23,7 +23,7 @@ fn free_port() -> u16 {
 }
 
 #[test]
-fn serve_creates_the_database_logs_no_personal_data_and_stops_on_sigterm() {
+fn serve_creates_the_database_logs_no_personal_data_and_drains_on_sigterm() {
     let name = format!("clientele_serve_{}", uuid::Uuid::now_v7().simple());
     let mut url = url::Url::parse(&server_url()).unwrap();
     url.set_path(&format!("/{name}"));
@@ -62,7 +62,24 @@ fn serve_creates_the_database_logs_no_personal_data_and_stops_on_sigterm() {
         ),
     )
     .unwrap_or_default();
+    // A request still arriving when SIGTERM comes must complete.
+    let late = r#"{"name":"Late SAS"}"#;
+    let mut inflight = TcpStream::connect(&addr).unwrap();
+    inflight.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        inflight,
+        "POST /v1/clients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        late.len(),
+        &late[..5]
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    inflight.write_all(late[5..].as_bytes()).unwrap();
+    let mut late_answer = String::new();
+    let _ = inflight.read_to_string(&mut late_answer);
     let status = child.wait().unwrap();
     let mut logs = String::new();
     child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
@@ -77,6 +94,7 @@ fn serve_creates_the_database_logs_no_personal_data_and_stops_on_sigterm() {
     // The unknown query parameter makes this a 422; what matters is that it was logged safely.
     assert!(created.starts_with("HTTP/1.1 "), "{created}");
     assert!(status.success(), "exit status {status:?}; logs:\n{logs}");
+    assert!(late_answer.starts_with("HTTP/1.1 201"), "in-flight request finished: {late_answer}");
     assert!(logs.contains("\"message\":\"request\""), "JSON request logs: {logs}");
     assert!(logs.contains("created database"));
     for secret in ["secret.person", "Zébulon", "33699887766", token.as_str(), SECRET] {
