@@ -102,13 +102,17 @@ fn main() {
     println!(
         "write latency, {WRITES} client creations: without webhooks mean {:.2} ms p50 {:.2} ms p99 {:.2} ms; \
          with 5 matching webhooks mean {:.2} ms p50 {:.2} ms p99 {:.2} ms; with/without mean = {:.2}",
-        without.0, without.1, without.2, with.0, with.1, with.2, with.0 / without.0
+        without.0,
+        without.1,
+        without.2,
+        with.0,
+        with.1,
+        with.2,
+        with.0 / without.0
     );
 
-    let pending: i64 = diesel::sql_query("SELECT count(*) AS n FROM webhook_deliveries")
-        .get_result::<Count>(&mut conn)
-        .unwrap()
-        .n;
+    let pending: i64 =
+        diesel::sql_query("SELECT count(*) AS n FROM webhook_deliveries").get_result::<Count>(&mut conn).unwrap().n;
     let config = Config {
         database_url: url_for(DB),
         bind: "127.0.0.1:0".into(),

@@ -116,6 +116,13 @@ impl PageRequest {
     }
 }
 
+/// A complete (unpaginated) list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    /// Every item.
+    pub data: Vec<T>,
+}
+
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {

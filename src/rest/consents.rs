@@ -9,6 +9,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{IfMatch, JsonBody};
+use crate::http::pagination::List;
 use crate::services::consents::{self, ConsentEvent, ConsentInput};
 use crate::services::register::{self, PurposeInput, PurposeOut};
 use crate::state::AppState;
@@ -44,7 +45,7 @@ async fn record_consent(
 
 /// The current consent state per purpose (the latest event of each).
 #[utoipa::path(tag = "consents", security(("bearer" = ["consents:read"])),
-    responses((status = 200, description = "Latest event per purpose", body = Vec<ConsentEvent>)))]
+    responses((status = 200, description = "Latest event per purpose", body = List<ConsentEvent>)))]
 #[get("/contacts/{id}/consents")]
 async fn current_consents(
     state: web::Data<AppState>,
@@ -53,12 +54,12 @@ async fn current_consents(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |c| consents::current(c, &actor, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+    Ok(HttpResponse::Ok().json(List { data: out }))
 }
 
 /// Every consent event of a contact, oldest first.
 #[utoipa::path(tag = "consents", security(("bearer" = ["consents:read"])),
-    responses((status = 200, description = "Every event", body = Vec<ConsentEvent>)))]
+    responses((status = 200, description = "Every event", body = List<ConsentEvent>)))]
 #[get("/contacts/{id}/consents/history")]
 async fn consent_history(
     state: web::Data<AppState>,
@@ -67,16 +68,16 @@ async fn consent_history(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |c| consents::history(c, &actor, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+    Ok(HttpResponse::Ok().json(List { data: out }))
 }
 
 /// List the purposes consents refer to.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:read"])),
-    responses((status = 200, description = "Every purpose", body = Vec<PurposeOut>)))]
+    responses((status = 200, description = "Every purpose", body = List<PurposeOut>)))]
 #[get("/purposes")]
 async fn list_purposes(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
     let out = db::run(&state.pool, move |c| register::list_purposes(c, &actor)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+    Ok(HttpResponse::Ok().json(List { data: out }))
 }
 
 /// Create a purpose.

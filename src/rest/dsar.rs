@@ -32,7 +32,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 ///
 /// Due one month after receipt (the same day of the next month, or its last
 /// day). A `dsar:submit` token later sees only the status of its own requests.
-#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:submit"])),
+#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:manage"])),
     request_body = DsarInput,
     responses((status = 201, description = "Received", body = DsarOut, headers(("Location" = String)))))]
 #[post("/dsar")]

@@ -9,6 +9,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{Filter, IfMatch, JsonBody};
+use crate::http::pagination::List;
 use crate::http::pagination::Page;
 use crate::services::events::{self, EventFilter, FeedPage};
 use crate::services::tokens::{self, RevokeInput, RevokedOut};
@@ -55,11 +56,11 @@ async fn create_webhook(state: web::Data<AppState>, actor: Actor, body: JsonBody
 
 /// List subscriptions (without their secrets).
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])),
-    responses((status = 200, description = "Subscriptions", body = Vec<WebhookOut>)))]
+    responses((status = 200, description = "Subscriptions", body = List<WebhookOut>)))]
 #[get("/webhooks")]
 async fn list_webhooks(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
     let out = db::run(&state.pool, move |c| webhooks::list(c, &actor)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+    Ok(HttpResponse::Ok().json(List { data: out }))
 }
 
 /// Get a subscription.

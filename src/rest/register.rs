@@ -9,6 +9,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{Filter, IfMatch, JsonBody};
+use crate::http::pagination::List;
 use crate::http::pagination::Page;
 use crate::services::audit::{self, AuditFilter, AuditOut, VerifyOut};
 use crate::services::register::{self, ActivityInput, ActivityOut, PoliciesInput, PolicyOut, RegisterOut};
@@ -64,20 +65,20 @@ async fn update_activity(
 
 /// Retention policies per status.
 #[utoipa::path(tag = "retention", security(("bearer" = ["register:read"])),
-    responses((status = 200, description = "Policies", body = Vec<PolicyOut>)))]
+    responses((status = 200, description = "Policies", body = List<PolicyOut>)))]
 #[get("/retention/policies")]
 async fn get_policies(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
     let out = db::run(&state.pool, move |c| register::policies(c, &actor)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+    Ok(HttpResponse::Ok().json(List { data: out }))
 }
 
 /// Set retention policies (the statuses listed; others unchanged).
 #[utoipa::path(tag = "retention", security(("bearer" = ["register:write"])), request_body = PoliciesInput,
-    responses((status = 200, description = "Policies", body = Vec<PolicyOut>)))]
+    responses((status = 200, description = "Policies", body = List<PolicyOut>)))]
 #[put("/retention/policies")]
 async fn put_policies(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
     let out = db::run(&state.pool, move |c| register::set_policies(c, &actor, body.0)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": out })))
+    Ok(HttpResponse::Ok().json(List { data: out }))
 }
 
 /// List (dry run, the default) or erase the contacts past their retention period.

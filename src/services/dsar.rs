@@ -67,7 +67,7 @@ pub struct Subject {
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DsarInput {
-    #[validate(required)]
+    /// Required (checked by hand: `validator` would name it `kind`).
     #[schema(required = true, value_type = DsarType)]
     #[serde(rename = "type")]
     pub kind: Option<DsarType>,
@@ -204,6 +204,9 @@ pub fn submit(
     }
     let (input, mut errors) = decode::<DsarInput>(body);
     let Some(input) = input else { return Err(AppError::Validation(errors.0)) };
+    if input.kind.is_none() {
+        errors.push("type", "required", "this field is required");
+    }
     let subject = input.subject.clone().unwrap_or_default();
     let email = match (&subject.email, &subject.contact_id) {
         (Some(e), None) => errors.take("subject.email", Email::parse(e)),

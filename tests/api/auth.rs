@@ -146,5 +146,25 @@ async fn rsa_public_key_file_verifies_rs256_and_refuses_hs256_confusion() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[actix_web::test]
+async fn jwks_keys_are_chosen_by_kid_and_an_unknown_kid_is_refused() {
+    use clientele::auth::JwtKeys;
+    use clientele::config::JwtConfig;
+    let keys = JwtKeys::from_config(&JwtConfig {
+        secret: None,
+        public_key_file: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/keys/jwks.json").into()),
+        issuer: "clientele".into(),
+        audience: "clientele".into(),
+    })
+    .unwrap();
+    let signer = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("k1".into());
+    assert_eq!(keys.verify(&encode(&header, &claims(), &signer).unwrap()).unwrap().sub, "t");
+    header.kid = Some("k2".into());
+    assert!(keys.verify(&encode(&header, &claims(), &signer).unwrap()).is_err(), "unknown kid");
+    assert!(keys.mint("x", "admin", 60, None).is_err(), "no signing key without a secret");
+}
+
 const RSA_PRIVATE: &str = include_str!("keys/rsa_private.pem");
 const RSA_PUBLIC: &str = include_str!("keys/rsa_public.pem");

@@ -77,7 +77,7 @@ fn serve_creates_the_database_logs_no_personal_data_and_drains_on_sigterm() {
     std::thread::sleep(Duration::from_millis(200));
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    inflight.write_all(late[5..].as_bytes()).unwrap();
+    inflight.write_all(&late.as_bytes()[5..]).unwrap();
     let mut late_answer = String::new();
     let _ = inflight.read_to_string(&mut late_answer);
     let status = child.wait().unwrap();

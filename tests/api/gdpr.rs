@@ -140,6 +140,8 @@ async fn lifecycle_extend_once_reject_with_notice_and_closed_requests_stay_close
     assert!(r.body["complaint_notice"].as_str().unwrap().contains("supervisory authority"));
     assert_eq!(app.post(&format!("/v1/dsar/{oid}/process"), &admin(), json!({})).await.status, StatusCode::CONFLICT);
 
+    let missing = app.post("/v1/dsar", &admin(), json!({})).await;
+    assert!(missing.error_fields().contains(&"type".to_owned()), "the API's field name, not the Rust one");
     let bad = app.post("/v1/dsar", &admin(), json!({"type": "erasure", "subject": {}})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad = app.post("/v1/dsar", &admin(), json!({"type": "rectification", "subject": {"email": "a@example.com"}, "changes": {"email": "nope", "shoe_size": 42}})).await;

@@ -11,4 +11,5 @@ mod conventions;
 mod gdpr;
 mod integrations;
 mod orders;
+mod scopes;
 mod system;
