@@ -285,6 +285,10 @@ impl From<DieselError> for AppError {
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                         AppError::Unavailable(info.message().to_owned())
                     }
+                    // Safety net: the edge refuses NUL and invalid text before it gets here.
+                    _ if info.message().starts_with("invalid byte sequence") => {
+                        AppError::field("body", "invalid_characters", "text must be valid UTF-8 without NUL characters")
+                    }
                     _ => AppError::Internal(Box::new(DieselError::DatabaseError(kind, info))),
                 }
             }

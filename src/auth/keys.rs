@@ -205,8 +205,11 @@ impl JwtKeys {
                 _ => "invalid token",
             })
         })?;
-        if data.claims.sub.trim().is_empty() {
-            return Err(invalid("empty subject"));
+        if data.claims.sub.trim().is_empty()
+            || data.claims.sub.len() > 200
+            || data.claims.sub.chars().any(char::is_control)
+        {
+            return Err(invalid("the subject must be 1 to 200 printable characters"));
         }
         Ok(data.claims)
     }

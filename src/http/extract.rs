@@ -120,6 +120,12 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Filter<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let qs = req.query_string();
+        if let Some((name, _)) =
+            url::form_urlencoded::parse(qs.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let e = AppError::field(name.replace('\0', ""), "invalid_characters", "must not contain NUL characters");
+            return std::future::ready(Err(e));
+        }
         let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(qs.as_bytes()));
         std::future::ready(serde_path_to_error::deserialize::<_, T>(de).map(Filter).map_err(|e| {
             let path = e.path().to_string();

@@ -19,7 +19,7 @@ use crate::error::{FieldError, Problem};
             Writes honour `If-Match`; POSTs honour `Idempotency-Key` (24 h, scoped to the token's `sub`).",
         license(name = "Apache-2.0")
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::http::pagination::SortKey)),
     modifiers(&Conventions)
 )]
 pub struct ApiDoc;
@@ -76,6 +76,7 @@ fn decorate(op: &mut Operation, method: HttpMethod, protected: bool, has_id: boo
         add("404", "No such resource");
     }
     add("422", "Validation failed: every failing field is listed in `errors`");
+    add("429", "Rate limit of the token exhausted; retry after `Retry-After`");
     add("500", "Unexpected error (the body carries no internals)");
     add("503", "Database unreachable or busy; retry after `Retry-After`");
     let writes = matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch | HttpMethod::Delete);

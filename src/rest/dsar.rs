@@ -115,8 +115,10 @@ pub struct ExportParams {
 /// Download the subject's data of a completed access or portability request.
 #[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])), params(ExportParams),
     responses(
-        (status = 200, description = "JSON export", content_type = "application/json", body = Object),
-        (status = 200, description = "ZIP of CSVs", content_type = "application/zip", body = Vec<u8>)))]
+        (status = 200, description = "The export: JSON, or with `?format=csv` a ZIP of one CSV per kind of record",
+            content((Object = "application/json"), (Vec<u8> = "application/zip"))),
+        (status = 409, description = "Not an access or portability request, or not completed yet",
+            body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/dsar/{id}/export")]
 async fn export_dsar(
     state: web::Data<AppState>,

@@ -109,6 +109,12 @@ fn serde_message(msg: &str) -> String {
 /// `#[validate(required)]`, so a removed bad field never hides the others.
 pub fn decode<T: DeserializeOwned + Validate>(mut map: Map<String, Value>) -> (Option<T>, Errors) {
     let mut errors = Errors::default();
+    // Postgres text cannot hold NUL: refuse it here rather than fail there.
+    let with_nul: Vec<String> = map.iter().filter(|(_, v)| has_nul(v)).map(|(k, _)| k.clone()).collect();
+    for k in with_nul {
+        map.remove(&k);
+        errors.push(k, "invalid_characters", "text must not contain NUL characters");
+    }
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(Value::Object(map.clone())) {
             Ok(value) => {
@@ -145,6 +151,16 @@ pub fn decode<T: DeserializeOwned + Validate>(mut map: Map<String, Value>) -> (O
         }
     }
     (None, errors)
+}
+
+/// True when a JSON value holds a NUL character in any string or key.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 fn flatten_validation(prefix: &str, errs: &ValidationErrors, out: &mut Errors) {

@@ -133,6 +133,9 @@ pub fn update_purpose(
     pre: &Precondition,
 ) -> Result<PurposeOut, AppError> {
     actor.require(Scope::RegisterWrite)?;
+    if key.contains('\0') {
+        return Err(AppError::NotFound("purpose"));
+    }
     conn.transaction(|conn| {
         let row: Purpose = purposes::table
             .find(key)
@@ -209,33 +212,57 @@ pub struct ActivityInput {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ActivityOut {
     pub id: Uuid,
-    #[serde(flatten)]
-    pub fields: ActivityInput,
+    pub name: String,
+    pub purposes: Vec<String>,
+    pub lawful_basis: LawfulBasis,
+    pub data_subjects: Vec<String>,
+    pub data_categories: Vec<String>,
+    pub recipients: Vec<String>,
+    pub retention: String,
+    pub transfers: String,
+    pub security_measures: Vec<String>,
+    pub source: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
 }
 
-fn strings(v: Value) -> Option<Vec<String>> {
-    serde_json::from_value(v).ok()
+impl ActivityOut {
+    /// The writable document, the base of a merge patch.
+    fn input(&self) -> ActivityInput {
+        ActivityInput {
+            name: Some(self.name.clone()),
+            purposes: Some(self.purposes.clone()),
+            lawful_basis: Some(self.lawful_basis),
+            data_subjects: Some(self.data_subjects.clone()),
+            data_categories: Some(self.data_categories.clone()),
+            recipients: Some(self.recipients.clone()),
+            retention: Some(self.retention.clone()),
+            transfers: Some(self.transfers.clone()),
+            security_measures: Some(self.security_measures.clone()),
+            source: Some(self.source.clone()),
+        }
+    }
+}
+
+fn strings(v: Value) -> Vec<String> {
+    serde_json::from_value(v).unwrap_or_default()
 }
 
 impl From<Activity> for ActivityOut {
     fn from(a: Activity) -> Self {
         ActivityOut {
             id: a.id,
-            fields: ActivityInput {
-                name: Some(a.name),
-                purposes: strings(a.purposes),
-                lawful_basis: a.lawful_basis.parse().ok(),
-                data_subjects: strings(a.data_subjects),
-                data_categories: strings(a.data_categories),
-                recipients: strings(a.recipients),
-                retention: Some(a.retention),
-                transfers: Some(a.transfers),
-                security_measures: strings(a.security_measures),
-                source: Some(a.source),
-            },
+            name: a.name,
+            purposes: strings(a.purposes),
+            lawful_basis: a.lawful_basis.parse().unwrap_or(LawfulBasis::Consent),
+            data_subjects: strings(a.data_subjects),
+            data_categories: strings(a.data_categories),
+            recipients: strings(a.recipients),
+            retention: a.retention,
+            transfers: a.transfers,
+            security_measures: strings(a.security_measures),
+            source: a.source,
             created_at: a.created_at,
             updated_at: a.updated_at,
             version: a.version,
@@ -331,7 +358,7 @@ pub fn update_activity(
             .optional()?
             .ok_or(AppError::NotFound("processing activity"))?;
         pre.check(row.version)?;
-        let mut doc = to_doc(&ActivityOut::from(row.clone()).fields);
+        let mut doc = to_doc(&ActivityOut::from(row.clone()).input());
         let before = doc.clone();
         merge_patch(&mut doc, &Value::Object(patch));
         let Value::Object(map) = doc.clone() else { unreachable!("patch of an object is an object") };

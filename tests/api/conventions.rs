@@ -132,3 +132,33 @@ async fn cors_answers_only_configured_origins() {
     let r = app.send(Method::GET, "/v1/clients", Some(&admin()), None, &[("origin", "https://evil.example")]).await;
     assert!(r.header("access-control-allow-origin").is_none());
 }
+
+#[actix_web::test]
+async fn nul_characters_are_refused_at_the_edge_not_by_postgres() {
+    let app = TestApp::new().await;
+    let t = admin();
+    // Found by Schemathesis: GET /v1/clients?tag=%00 was a 500.
+    let r = app.get("/v1/clients?tag=a%00b", &t).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_fields(), vec!["tag"]);
+    let r = app.post("/v1/clients", &t, json!({"name": "A\u{0}B", "tags": ["x\u{0}"]})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut fields = r.error_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["name", "tags"]);
+    let r = app
+        .put(
+            "/v1/orders/external/shop/x%00y",
+            &t,
+            json!({"status": "paid", "currency": "EUR", "total_cents": 1, "client_id": uuid::Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.patch("/v1/purposes/a%00b", &t, json!({"description": "x"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let control = clientele::auth::JwtKeys::from_secret(crate::helpers::SECRET, "clientele", "clientele")
+        .unwrap()
+        .mint("evil\u{0}sub", "admin", 60, None)
+        .unwrap();
+    assert_eq!(app.get("/v1/clients", &control).await.status, StatusCode::UNAUTHORIZED);
+}
