@@ -6,6 +6,7 @@
 pub mod clients;
 pub mod contacts;
 pub mod orders;
+pub mod related;
 pub mod stats;
 
 use serde::de::DeserializeOwned;
