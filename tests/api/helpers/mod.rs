@@ -38,6 +38,7 @@ pub fn config(url: &str) -> Config {
         pool_timeout: Duration::from_millis(1000),
         cors_origins: vec!["https://crm.example.com".into()],
         log_json: false,
+        graphql: Default::default(),
     }
 }
 
