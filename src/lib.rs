@@ -1,7 +1,7 @@
 //! Clientele: a headless customer file and prospect database with the GDPR
 //! built in. See `README.md` and `../shared/API.md`.
 //!
-//! A request crosses four rooms: `rest` (HTTP ↔ service call), `services`
+//! A request crosses four rooms: `rest` or `graphql` (HTTP ↔ service call), `services`
 //! (rules, transactions), `models` (diesel rows), `db::schema`.
 
 pub mod auth;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod models;
 pub mod rest;
