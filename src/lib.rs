@@ -33,6 +33,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(rest::docs::ApiDoc::openapi())
         .configure(rest::configure)
+        .configure(graphql::http::configure)
         .split_for_parts();
     let mut doc = doc;
     // Modifiers run on the static part only; apply the conventions to the routed paths too.
@@ -62,6 +63,7 @@ pub fn build_app(
         .configure(|cfg| {
             let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
             rest::configure(&mut cfg);
+            graphql::http::configure(&mut cfg);
         })
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound("route")) }))
         .wrap(cors)
