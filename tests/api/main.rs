@@ -8,5 +8,6 @@ mod cli;
 mod clients;
 mod contacts;
 mod conventions;
+mod graphql;
 mod orders;
 mod system;
