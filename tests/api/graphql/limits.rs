@@ -70,6 +70,22 @@ async fn limits_and_introspection_follow_the_configuration() {
     assert_eq!(r["data"]["__type"]["name"], "Client", "{r}");
 }
 
+/// The cost model the README documents, to the point.
+#[actix_web::test]
+async fn complexity_is_first_times_the_selection() {
+    let db = TestDb::new();
+    let pool = AppState::new(config(&db.url), keys()).pool;
+    let q = "{ contacts(first: 50) { nodes { orders(first: 10) { nodes { id totalCents } } } } }";
+    let without_first = "{ contacts(first: 50) { nodes { orders { nodes { id totalCents } } } } }";
+    for (query, cost) in [(q, 1550), (without_first, 7550)] {
+        for (limit, refused) in [(cost, false), (cost - 1, true)] {
+            let cfg = GraphqlConfig { max_complexity: limit, ..GraphqlConfig::default() };
+            let r = exec_on(&clientele::graphql::schema(pool.clone(), &cfg), "admin", query, json!({})).await;
+            assert_eq!(codes(&r).contains(&"QUERY_TOO_COMPLEX".to_owned()), refused, "{query} at {limit}: {r}");
+        }
+    }
+}
+
 #[actix_web::test]
 async fn database_down_is_unavailable_with_retry_after() {
     let mut cfg = config("postgres://postgres@127.0.0.1:9/nowhere");
