@@ -13,8 +13,10 @@
 //! then stops the server and drops the database. Postgres is taken from
 //! `CLIENTELE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
+mod http;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,6 +24,8 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use serde_json::{Value, json};
+
+use http::Http;
 
 const SECRET: &str = "bench-secret-that-is-at-least-32-bytes-long";
 const CONTACTS: usize = 50;
@@ -34,111 +38,32 @@ const QUERY: &str = "{ contacts(first: 50) { nodes {
     lines { sku name quantity unitPriceCents } createdAt updatedAt version } }
 } } }";
 
-/// One keep-alive HTTP/1.1 connection (enough of the protocol for actix's answers).
-struct Http {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    token: String,
+/// What one way returned: the order ids seen and the bytes read.
+type Fetched = Result<(BTreeSet<String>, usize), String>;
+
+fn ids_of(orders: &Value) -> impl Iterator<Item = String> + '_ {
+    orders.as_array().into_iter().flatten().filter_map(|o| o["id"].as_str().map(str::to_owned))
 }
 
-impl Http {
-    fn connect(addr: &str, token: &str) -> Http {
-        let stream = TcpStream::connect(addr).expect("connect to the server");
-        stream.set_nodelay(true).ok();
-        let writer = stream.try_clone().expect("clone the socket");
-        Http { reader: BufReader::new(stream), writer, token: token.to_owned() }
-    }
-
-    /// Sends a request and returns the status and body.
-    fn call(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n", self.token);
-        if let Some(b) = body {
-            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
-        }
-        head.push_str("\r\n");
-        self.writer.write_all(head.as_bytes()).expect("send");
-        if let Some(b) = body {
-            self.writer.write_all(b).expect("send body");
-        }
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("status line");
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
-        let (mut length, mut chunked) = (0usize, false);
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).expect("header");
-            let h = line.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let lower = h.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().expect("a length");
-            } else if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                chunked = true;
-            }
-        }
-        let mut out = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                self.reader.read_line(&mut line).expect("chunk size");
-                let size = usize::from_str_radix(line.trim(), 16).expect("a chunk size");
-                let mut chunk = vec![0; size + 2];
-                self.reader.read_exact(&mut chunk).expect("chunk");
-                if size == 0 {
-                    break;
-                }
-                out.extend_from_slice(&chunk[..size]);
-            }
-        } else {
-            out.resize(length, 0);
-            self.reader.read_exact(&mut out).expect("body");
-        }
-        (status, out)
-    }
-
-    fn json(&mut self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let bytes = body.map(|b| serde_json::to_vec(b).expect("serialise"));
-        let (status, out) = self.call(method, path, bytes.as_deref());
-        let v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
-        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
-        v
-    }
+/// The GraphQL way: one request.
+fn fetch_graphql(c: &mut Http) -> Fetched {
+    let body = serde_json::to_vec(&json!({ "query": QUERY })).map_err(|e| e.to_string())?;
+    let (v, bytes) = c.get_json("POST", "/graphql", Some(&body))?;
+    let contacts = v["data"]["contacts"]["nodes"].as_array().ok_or("no contacts")?;
+    Ok((contacts.iter().flat_map(|c| ids_of(&c["orders"]["nodes"])).collect(), bytes))
 }
 
-/// The GraphQL way: one request. Returns the order ids seen and the bytes read.
-fn fetch_graphql(c: &mut Http) -> (BTreeSet<String>, usize) {
-    let body = serde_json::to_vec(&json!({ "query": QUERY })).expect("serialise");
-    let (status, out) = c.call("POST", "/graphql", Some(&body));
-    let v: Value = serde_json::from_slice(&out).expect("JSON");
-    assert!(status == 200 && v.get("errors").is_none(), "{v}");
-    let ids = v["data"]["contacts"]["nodes"]
-        .as_array()
-        .expect("contacts")
-        .iter()
-        .flat_map(|c| c["orders"]["nodes"].as_array().expect("orders").iter())
-        .map(|o| o["id"].as_str().expect("id").to_owned())
-        .collect();
-    (ids, out.len())
-}
-
-/// The REST way: 1 + 50 requests. Returns the order ids seen and the bytes read.
-fn fetch_rest(c: &mut Http) -> (BTreeSet<String>, usize) {
-    let (status, out) = c.call("GET", "/v1/contacts?limit=50", None);
-    assert_eq!(status, 200);
-    let mut bytes = out.len();
-    let list: Value = serde_json::from_slice(&out).expect("JSON");
+/// The REST way: 1 + 50 requests.
+fn fetch_rest(c: &mut Http) -> Fetched {
+    let (list, mut bytes) = c.get_json("GET", "/v1/contacts?limit=50", None)?;
     let mut ids = BTreeSet::new();
-    for contact in list["data"].as_array().expect("contacts") {
-        let path = format!("/v1/contacts/{}/orders", contact["id"].as_str().expect("id"));
-        let (status, out) = c.call("GET", &path, None);
-        assert_eq!(status, 200);
-        bytes += out.len();
-        let orders: Value = serde_json::from_slice(&out).expect("JSON");
-        ids.extend(orders["data"].as_array().expect("orders").iter().map(|o| o["id"].as_str().expect("id").to_owned()));
+    for contact in list["data"].as_array().ok_or("no contacts")? {
+        let path = format!("/v1/contacts/{}/orders", contact["id"].as_str().ok_or("no id")?);
+        let (orders, n) = c.get_json("GET", &path, None)?;
+        bytes += n;
+        ids.extend(ids_of(&orders["data"]));
     }
-    (ids, bytes)
+    Ok((ids, bytes))
 }
 
 struct Figures {
@@ -146,16 +71,13 @@ struct Figures {
     elapsed: Duration,
     latencies_ms: Vec<f64>,
     bytes: usize,
+    errors: usize,
+    first_error: Option<String>,
 }
 
-/// Runs `fetch` on `clients` connections until `seconds` have passed.
-fn measure(
-    addr: &str,
-    token: &str,
-    clients: usize,
-    seconds: f64,
-    fetch: fn(&mut Http) -> (BTreeSet<String>, usize),
-) -> Figures {
+/// Runs `fetch` on `clients` connections until `seconds` have passed; a
+/// failed fetch is counted (and its connection replaced), not fatal.
+fn measure(addr: &str, token: &str, clients: usize, seconds: f64, fetch: fn(&mut Http) -> Fetched) -> Figures {
     let deadline = Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
@@ -163,22 +85,39 @@ fn measure(
             let (addr, token) = (addr.to_owned(), token.to_owned());
             std::thread::spawn(move || {
                 let mut c = Http::connect(&addr, &token);
-                let (mut lat, mut bytes) = (Vec::new(), 0);
+                let (mut lat, mut bytes, mut errors) = (Vec::new(), 0, Vec::new());
                 while started.elapsed() < deadline {
                     let t = Instant::now();
-                    bytes += fetch(&mut c).1;
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    match fetch(&mut c) {
+                        Ok((_, n)) => {
+                            bytes += n;
+                            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        Err(e) => {
+                            errors.push(e);
+                            c = Http::connect(&addr, &token);
+                        }
+                    }
                 }
-                (lat, bytes)
+                (lat, bytes, errors)
             })
         })
         .collect();
-    let mut f = Figures { fetches: 0, elapsed: Duration::ZERO, latencies_ms: Vec::new(), bytes: 0 };
+    let mut f = Figures {
+        fetches: 0,
+        elapsed: Duration::ZERO,
+        latencies_ms: Vec::new(),
+        bytes: 0,
+        errors: 0,
+        first_error: None,
+    };
     for t in threads {
-        let (lat, bytes) = t.join().expect("client thread");
+        let (lat, bytes, errors) = t.join().expect("client thread");
         f.fetches += lat.len();
         f.latencies_ms.extend(lat);
         f.bytes += bytes;
+        f.errors += errors.len();
+        f.first_error = f.first_error.or(errors.into_iter().next());
     }
     f.elapsed = started.elapsed();
     f.latencies_ms.sort_by(f64::total_cmp);
@@ -205,6 +144,9 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            eprintln!("the server had stopped by itself: {status} (see bench/data/server.log)");
+        }
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
         if let Ok(mut conn) = PgConnection::establish(&server_url("postgres")) {
@@ -217,6 +159,10 @@ fn start_server() -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
     let addr = format!("127.0.0.1:{port}");
     let db = format!("clientele_bench_{}", uuid::Uuid::now_v7().simple());
+    // The server's warnings and errors, for when a run goes wrong (bench/data is not committed).
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/data");
+    std::fs::create_dir_all(dir).expect("bench/data");
+    let log = std::fs::File::create(format!("{dir}/server.log")).expect("bench/data/server.log");
     let child = Command::new(env!("CARGO_BIN_EXE_clientele"))
         .arg("serve")
         .env("DATABASE_URL", server_url(&db))
@@ -226,7 +172,7 @@ fn start_server() -> (Server, String) {
         .env("CLIENTELE_GRAPHQL_MAX_COMPLEXITY", "200000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start target/release/clientele");
     let server = Server { child, db };
@@ -282,7 +228,7 @@ fn main() {
         .expect("a token");
     let mut c = Http::connect(&addr, &token);
     seed(&mut c);
-    let (g, r) = (fetch_graphql(&mut c).0, fetch_rest(&mut c).0);
+    let (g, r) = (fetch_graphql(&mut c).expect("GraphQL answers").0, fetch_rest(&mut c).expect("REST answers").0);
     assert_eq!(g.len(), CONTACTS * ORDERS_PER_CONTACT);
     assert_eq!(g, r, "both ways return the same orders");
 
@@ -296,9 +242,10 @@ fn main() {
         "{:<22} {:>8} {:>10} {:>11} {:>8} {:>8} {:>10}",
         "way", "fetches", "fetches/s", "HTTP req/s", "p50 ms", "p99 ms", "KiB/fetch"
     );
+    let mut failures = Vec::new();
     let mut rates = Vec::new();
     for (name, requests, fetch) in [
-        ("graphql (1 request)", 1, fetch_graphql as fn(&mut Http) -> _),
+        ("graphql (1 request)", 1, fetch_graphql as fn(&mut Http) -> Fetched),
         ("rest (1 + 50 requests)", 1 + CONTACTS, fetch_rest),
     ] {
         measure(&addr, &token, clients, 1.0, fetch);
@@ -313,6 +260,9 @@ fn main() {
             percentile(&f.latencies_ms, 0.99),
             f.bytes as f64 / f.fetches.max(1) as f64 / 1024.0
         );
+        if let Some(e) = f.first_error {
+            failures.push(format!("{name}: {} failed fetches, the first: {e}", f.errors));
+        }
     }
     println!(
         "ratio: GraphQL fetches the set {:.1}x as often per second, with a p50 latency {:.1}x lower (load now {})",
@@ -320,5 +270,11 @@ fn main() {
         rates[1].1 / rates[0].1,
         load()
     );
+    for f in &failures {
+        println!("errors: {f}");
+    }
     drop(server);
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
 }
