@@ -133,6 +133,7 @@ fn main() {
         rate_per_sec: 1000,
         rate_burst: 1000,
         dsar_rate_per_min: 10,
+        graphql: Default::default(),
     };
     let keys = JwtKeys::from_secret("bench-secret-bench-secret-bench-secret", "clientele", "clientele").unwrap();
     let state = AppState::new(config, keys);

@@ -19,6 +19,9 @@
 //! | `CLIENTELE_DSAR_RATE_LIMIT` | DSAR submissions and exports per minute per `sub` | `10` |
 //! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
 //! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
+//! | `CLIENTELE_GRAPHQL_MAX_DEPTH` | deepest GraphQL selection accepted | `10` |
+//! | `CLIENTELE_GRAPHQL_MAX_COMPLEXITY` | most complexity points in one GraphQL query (one point per field; a connection multiplies its selection by `first`) | `10000` |
+//! | `CLIENTELE_GRAPHQL_INTROSPECTION` | answer GraphQL introspection (`__schema`, `__type`); GraphiQL needs it | `true` |
 //! | `RUST_LOG` | log filter | `info` |
 //!
 //! Secrets are held in [`SecretString`] so that `Debug` never prints them.
@@ -61,6 +64,26 @@ pub struct Config {
     pub dsar_rate_per_min: u32,
     /// Emit logs as JSON lines (the default) or human-readable text.
     pub log_json: bool,
+    /// Limits of the GraphQL endpoint.
+    pub graphql: GraphqlConfig,
+}
+
+/// Limits of the GraphQL endpoint (the page size is capped at 200 as in REST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphqlConfig {
+    /// Deepest selection accepted (`{ a { b } }` has depth 2).
+    pub max_depth: usize,
+    /// Most complexity points in one query: one per field, a connection
+    /// multiplying the cost of its selection by `first`.
+    pub max_complexity: usize,
+    /// Whether introspection queries are answered.
+    pub introspection: bool,
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        GraphqlConfig { max_depth: 10, max_complexity: 10_000, introspection: true }
+    }
 }
 
 /// How bearer tokens are verified.
@@ -135,6 +158,20 @@ impl Config {
                         .map_err(|_| ConfigError("CLIENTELE_RETENTION_SWEEP must be a duration such as 24h".into()))?,
                 ),
             },
+            graphql: graphql_from_env()?,
         })
     }
+}
+
+fn graphql_from_env() -> Result<GraphqlConfig, ConfigError> {
+    let d = GraphqlConfig::default();
+    let cfg = GraphqlConfig {
+        max_depth: parse_var("CLIENTELE_GRAPHQL_MAX_DEPTH", d.max_depth)?,
+        max_complexity: parse_var("CLIENTELE_GRAPHQL_MAX_COMPLEXITY", d.max_complexity)?,
+        introspection: parse_var("CLIENTELE_GRAPHQL_INTROSPECTION", d.introspection)?,
+    };
+    if cfg.max_depth == 0 || cfg.max_complexity == 0 {
+        return Err(ConfigError("CLIENTELE_GRAPHQL_MAX_DEPTH and _MAX_COMPLEXITY must be at least 1".into()));
+    }
+    Ok(cfg)
 }

@@ -112,7 +112,7 @@ impl AppError {
         AppError::Internal(Box::new(e))
     }
 
-    fn slug_title_detail(&self) -> (&'static str, &'static str, String) {
+    pub(crate) fn slug_title_detail(&self) -> (&'static str, &'static str, String) {
         match self {
             AppError::BadRequest(d) => ("malformed-request", "Malformed request", d.clone()),
             AppError::Unauthorized { description, .. } => ("unauthorized", "Unauthorized", description.clone()),

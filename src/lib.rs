@@ -1,7 +1,7 @@
 //! Clientele: a headless customer file and prospect database with the GDPR
 //! built in. See `README.md` and `../shared/API.md`.
 //!
-//! A request crosses four rooms: `rest` (HTTP ↔ service call), `services`
+//! A request crosses four rooms: `rest` or `graphql` (HTTP ↔ service call), `services`
 //! (rules, transactions), `models` (diesel rows), `db::schema`.
 
 pub mod auth;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod models;
@@ -33,6 +34,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(rest::docs::ApiDoc::openapi())
         .configure(rest::configure)
+        .configure(graphql::http::configure)
         .split_for_parts();
     let mut doc = doc;
     // Modifiers run on the static part only; apply the conventions to the routed paths too.
@@ -62,8 +64,11 @@ pub fn build_app(
         .configure(|cfg| {
             let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
             rest::configure(&mut cfg);
+            graphql::http::configure(&mut cfg);
         })
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound("route")) }))
+        // Per token, for REST and GraphQL alike.
+        .wrap(actix_web::middleware::from_fn(http::ratelimit::rate_limit))
         .wrap(cors)
         .wrap(actix_web::middleware::from_fn(http::middleware::observe))
 }

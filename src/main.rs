@@ -1,4 +1,4 @@
-//! The `clientele` binary: serve, migrate, mint tokens, print the OpenAPI document.
+//! The `clientele` binary: serve, migrate, mint tokens, print the OpenAPI document and the GraphQL schema.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +34,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the GraphQL schema (SDL).
+    GraphqlSchema,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +66,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Openapi => {
             println!("{}", clientele::openapi().to_pretty_json().expect("the document serialises"));
+            ExitCode::SUCCESS
+        }
+        Command::GraphqlSchema => {
+            print!("{}", clientele::graphql::sdl());
             ExitCode::SUCCESS
         }
         Command::Migrate => {

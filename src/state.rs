@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::graphql::ClienteleSchema;
 use crate::http::metrics::Metrics;
 use crate::http::ratelimit::RateLimits;
 use crate::services::suppression::SuppressionKey;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub revoked: Arc<RwLock<HashSet<String>>>,
     /// HTTP agent of webhook deliveries.
     pub http: ureq::Agent,
+    /// The GraphQL schema, built once (it holds the pool and the limits).
+    pub graphql: ClienteleSchema,
 }
 
 impl AppState {
@@ -49,7 +52,10 @@ impl AppState {
         };
         let limits = Arc::new(RateLimits::new(config.rate_per_sec, config.rate_burst, config.dsar_rate_per_min));
         let http = crate::services::delivery::agent(config.webhook_allow_private);
+        let suppression = Arc::new(suppression);
+        let graphql = crate::graphql::schema(pool.clone(), suppression.clone(), &config.graphql);
         AppState {
+            graphql,
             pool,
             limits,
             http,
@@ -57,7 +63,7 @@ impl AppState {
             config: Arc::new(config),
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()),
-            suppression: Arc::new(suppression),
+            suppression,
         }
     }
 }

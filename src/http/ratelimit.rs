@@ -90,7 +90,10 @@ pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let (Ok(actor), Some(state)) = (authenticate(req.request()), req.app_data::<web::Data<AppState>>().cloned()) else {
+    let limited = req.path().starts_with("/v1/") || (req.path() == "/graphql" && req.method() == Method::POST);
+    let (true, Ok(actor), Some(state)) =
+        (limited, authenticate(req.request()), req.app_data::<web::Data<AppState>>().cloned())
+    else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let verdict = state.limits.check(&actor.sub, strict(&req));

@@ -26,7 +26,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         scope::scope("/v1")
             .wrap(actix_web::middleware::from_fn(crate::http::idempotency::idempotency))
-            .wrap(actix_web::middleware::from_fn(crate::http::ratelimit::rate_limit))
             // Answers may hold personal data: never cached (replays included).
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(clients::configure)

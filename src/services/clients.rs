@@ -128,7 +128,8 @@ fn status_of(s: &str) -> Status {
 }
 
 impl ClientOut {
-    fn from_row(c: Client, spent_12m: i64) -> Self {
+    /// Builds the answer from a row and its 12-month spend.
+    pub(crate) fn from_row(c: Client, spent_12m: i64) -> Self {
         ClientOut {
             id: c.id,
             name: c.name,

@@ -14,6 +14,7 @@ pub mod events;
 pub mod export;
 pub mod orders;
 pub mod register;
+pub mod related;
 pub mod retention;
 pub mod stats;
 pub mod suppression;

@@ -130,7 +130,8 @@ pub struct OrderOut {
 }
 
 impl OrderOut {
-    fn from_row(o: Order, lines: Vec<OrderLine>) -> Self {
+    /// Builds the answer from a row and its lines.
+    pub(crate) fn from_row(o: Order, lines: Vec<OrderLine>) -> Self {
         OrderOut {
             id: o.id,
             client_id: o.client_id,

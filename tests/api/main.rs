@@ -9,6 +9,7 @@ mod clients;
 mod contacts;
 mod conventions;
 mod gdpr;
+mod graphql;
 mod integrations;
 mod orders;
 mod scopes;

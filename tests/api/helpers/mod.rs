@@ -49,6 +49,7 @@ pub fn config(url: &str) -> Config {
         rate_per_sec: 1000,
         rate_burst: 1000,
         dsar_rate_per_min: 1000,
+        graphql: Default::default(),
     }
 }
 

@@ -1,0 +1,99 @@
+//! The actix glue of `/graphql`. `POST` checks the bearer token first (no or
+//! bad token: the same 401 problem as REST, before anything is parsed or
+//! run), reads at most 1 MiB of JSON (413 past it, 415 for another media
+//! type), runs the schema as the caller and answers `200 application/json`
+//! with `data` and `errors`. `GET` serves GraphiQL.
+//!
+//! Only single requests are accepted (a JSON array is refused): each limit
+//! applies per request, and a batch would multiply them.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use async_graphql::Variables;
+use async_graphql::http::GraphiQLSource;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Actor;
+use crate::error::{AppError, Problem};
+use crate::http::extract::JsonBody;
+use crate::state::AppState;
+
+/// A GraphQL request (GraphQL over HTTP, JSON encoding).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphqlRequest {
+    /// The GraphQL document.
+    #[schema(example = "{ contacts(first: 10) { edges { node { id email } } } }")]
+    pub query: String,
+    /// The operation of the document to run, when it holds several.
+    pub operation_name: Option<String>,
+    /// Values of the document's variables.
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<Value>,
+}
+
+/// A GraphQL answer. Errors carry `extensions.code` (`VALIDATION`,
+/// `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`, `PRECONDITION_FAILED`, `UNAVAILABLE`,
+/// `INTERNAL`, `QUERY_TOO_COMPLEX`...); a missing scope fails its field only.
+#[derive(Serialize, ToSchema)]
+pub struct GraphqlResponse {
+    /// The requested data (fields that failed are null).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    /// One entry per failed field or per refusal of the whole document.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<Vec<Value>>,
+}
+
+/// Registers `GET` and `POST /graphql`.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(show_graphiql).service(run_graphql);
+}
+
+/// Run a GraphQL query or mutation.
+#[utoipa::path(tag = "graphql", security(("bearer" = [])),
+    request_body = GraphqlRequest,
+    responses(
+        (status = 200, description = "The answer, with `errors` for the fields that failed", body = GraphqlResponse),
+        (status = 400, description = "Malformed JSON, or not a GraphQL request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is not a JSON object", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limit of the token exhausted; retry after `Retry-After`", body = Problem, content_type = "application/problem+json")))]
+#[post("/graphql")]
+async fn run_graphql(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let req: GraphqlRequest = serde_json::from_value(Value::Object(body.0)).map_err(|_| {
+        AppError::BadRequest("not a GraphQL request: expected {\"query\", \"operationName\", \"variables\"}".into())
+    })?;
+    let mut request = async_graphql::Request::new(req.query);
+    if let Some(name) = req.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = req.variables {
+        request = request.variables(Variables::from_json(vars));
+    }
+    let response = state.graphql.execute(request.data(actor)).await;
+    let body = serde_json::to_vec(&response).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        // Answers may hold personal data.
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// GraphiQL, to explore the schema.
+///
+/// Its scripts come from unpkg.com. Paste a token as
+/// `{"Authorization": "Bearer ..."}` in its headers pane.
+#[utoipa::path(tag = "graphql",
+    responses((status = 200, description = "The GraphiQL page", content_type = "text/html", body = String)))]
+#[get("/graphql")]
+async fn show_graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(GraphiQLSource::build().endpoint("/graphql").title("Clientele GraphQL").finish())
+}
