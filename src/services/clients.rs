@@ -12,7 +12,7 @@ use validator::Validate;
 use super::audit;
 use super::events;
 use super::stats::{self, Owner, Stats};
-use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, merge_patch};
+use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::clients;
 use crate::domain::{Country, Currency, NafCode, Siren, Siret, Status, VatNumber};
@@ -307,10 +307,7 @@ pub fn update(
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("client"))?;
         pre.check(row.version)?;
         let current = ClientWrite::from(&row);
-        let mut doc = serde_json::to_value(ClientOut::from_row(row.clone(), 0).input()).map_err(AppError::internal)?;
-        merge_patch(&mut doc, &Value::Object(patch));
-        let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
-        let write = validate(map)?;
+        let write = validate(patched(&ClientOut::from_row(row.clone(), 0).input(), patch))?;
         if write == current {
             return out(conn, row);
         }

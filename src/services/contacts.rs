@@ -15,7 +15,7 @@ use super::clients::to_doc;
 use super::events;
 use super::stats::{self, Owner, Stats};
 use super::suppression::{self, SuppressionKey};
-use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, merge_patch};
+use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts, interactions};
 use crate::domain::{Direction, Email, InteractionKind, LawfulBasis, Phone, Status, birth_date_in_past};
@@ -255,10 +255,7 @@ pub fn update(
         pre.check(row.version)?;
         refuse_restricted(&row)?;
         let current = ContactWrite::from(&row);
-        let mut doc = serde_json::to_value(ContactOut::from_row(row.clone(), 0).input()).map_err(AppError::internal)?;
-        merge_patch(&mut doc, &Value::Object(patch));
-        let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
-        let write = validate(map)?;
+        let write = validate(patched(&ContactOut::from_row(row.clone(), 0).input(), patch))?;
         if write == current {
             return out(conn, row);
         }
@@ -529,10 +526,7 @@ pub fn apply_rectification(
 ) -> Result<Vec<String>, AppError> {
     let id = row.id;
     let current = ContactWrite::from(&row);
-    let mut doc = serde_json::to_value(ContactOut::from_row(row, 0).input()).map_err(AppError::internal)?;
-    merge_patch(&mut doc, &Value::Object(changes));
-    let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
-    let write = validate(map)?;
+    let write = validate(patched(&ContactOut::from_row(row, 0).input(), changes))?;
     let fields = changed_fields(&to_doc(&current), &to_doc(&write));
     if fields.is_empty() {
         return Ok(fields);

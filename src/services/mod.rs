@@ -234,6 +234,17 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// The writable document `base` with an RFC 7396 merge `patch` applied: what
+/// a PATCH validates whole, as a create would be.
+pub fn patched(base: &impl serde::Serialize, patch: Map<String, Value>) -> Map<String, Value> {
+    let mut doc = serde_json::to_value(base).unwrap_or_default();
+    merge_patch(&mut doc, &Value::Object(patch));
+    match doc {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// Names of the top-level fields whose values differ between two documents.
 pub fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {

@@ -10,7 +10,7 @@ use validator::Validate;
 
 use super::audit;
 use super::clients::to_doc;
-use super::{Precondition, changed_fields, decode, merge_patch};
+use super::{Precondition, changed_fields, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{processing_activities, purposes, retention_policies};
 use crate::domain::{LawfulBasis, Status};
@@ -152,10 +152,7 @@ pub fn update_purpose(
             retention_days: row.retention_days,
             marketing: row.marketing,
         };
-        let mut doc = to_doc(&current);
-        merge_patch(&mut doc, &Value::Object(patch));
-        let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
-        let write = validate_purpose(map)?;
+        let write = validate_purpose(patched(&current, patch))?;
         if write.key != current.key {
             return Err(AppError::field("key", "immutable", "a purpose key cannot change"));
         }
@@ -358,12 +355,10 @@ pub fn update_activity(
             .optional()?
             .ok_or(AppError::NotFound("processing activity"))?;
         pre.check(row.version)?;
-        let mut doc = to_doc(&ActivityOut::from(row.clone()).input());
-        let before = doc.clone();
-        merge_patch(&mut doc, &Value::Object(patch));
-        let Value::Object(map) = doc.clone() else { unreachable!("patch of an object is an object") };
+        let base = ActivityOut::from(row.clone()).input();
+        let map = patched(&base, patch);
+        let fields = changed_fields(&to_doc(&base), &Value::Object(map.clone()));
         let write = validate_activity(map)?;
-        let fields = changed_fields(&before, &doc);
         if fields.is_empty() {
             return Ok(row.into());
         }

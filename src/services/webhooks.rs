@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{Errors, Precondition, audit, changed_fields, decode, merge_patch};
+use super::{Errors, Precondition, audit, changed_fields, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{events, webhook_attempts, webhook_deliveries, webhooks};
 use crate::error::AppError;
@@ -244,11 +244,9 @@ pub fn update(
         let row = out(find(conn, id, true)?);
         pre.check(row.version)?;
         let before = serde_json::json!({"url": row.url, "events": row.events, "enabled": row.enabled});
-        let mut doc = before.clone();
-        merge_patch(&mut doc, &Value::Object(patch));
-        let Value::Object(map) = doc.clone() else { unreachable!("patch of an object is an object") };
+        let map = patched(&before, patch);
+        let fields = changed_fields(&before, &Value::Object(map.clone()));
         let (url, events, enabled) = validate(map, allow_private)?;
-        let fields = changed_fields(&before, &doc);
         if fields.is_empty() {
             return Ok(row);
         }
