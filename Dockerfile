@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# Cargo.toml declares the benches: their sources must be present to build.
+COPY bench ./bench
 RUN cargo build --release --locked
 
 # Runtime stage: a small image, a non-root user.
