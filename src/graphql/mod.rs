@@ -14,11 +14,12 @@
 //! - Depth, complexity, aliases, directives and recursion are capped
 //!   ([`limits`]); page sizes are 1 to 200 as in REST.
 //!
-//! To add a domain (consents, DSAR, register...): a file with its types, a
+//! To add a domain (DSAR, register...): a file with its types, a
 //! `FooQuery` and a `FooMutation`, listed in [`Query`] and [`Mutation`].
 
 pub mod clients;
 pub mod connection;
+pub mod consents;
 pub mod contacts;
 pub mod error;
 pub mod http;
@@ -51,7 +52,12 @@ pub struct Query(clients::ClientQuery, contacts::ContactQuery, orders::OrderQuer
 
 /// Every mutation, one object per domain; they mirror the REST writes.
 #[derive(MergedObject, Default)]
-pub struct Mutation(clients::ClientMutation, contacts::ContactMutation, orders::OrderMutation);
+pub struct Mutation(
+    clients::ClientMutation,
+    contacts::ContactMutation,
+    orders::OrderMutation,
+    consents::ConsentMutation,
+);
 
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 5;
