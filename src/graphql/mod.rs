@@ -14,7 +14,7 @@
 //! - Depth, complexity, aliases, directives and recursion are capped
 //!   ([`limits`]); page sizes are 1 to 200 as in REST.
 //!
-//! To add a domain (DSAR, register...): a file with its types, a
+//! To add a domain (DSAR...): a file with its types, a
 //! `FooQuery` and a `FooMutation`, listed in [`Query`] and [`Mutation`].
 
 pub mod clients;
@@ -27,6 +27,7 @@ pub mod inputs;
 pub mod limits;
 pub mod loaders;
 pub mod orders;
+pub mod register;
 pub mod types;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -48,7 +49,7 @@ pub type ClienteleSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every query field, one object per domain.
 #[derive(MergedObject, Default)]
-pub struct Query(clients::ClientQuery, contacts::ContactQuery, orders::OrderQuery);
+pub struct Query(clients::ClientQuery, contacts::ContactQuery, orders::OrderQuery, register::RegisterQuery);
 
 /// Every mutation, one object per domain; they mirror the REST writes.
 #[derive(MergedObject, Default)]
@@ -57,6 +58,7 @@ pub struct Mutation(
     contacts::ContactMutation,
     orders::OrderMutation,
     consents::ConsentMutation,
+    register::RegisterMutation,
 );
 
 /// Most directives on one field.

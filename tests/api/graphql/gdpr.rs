@@ -1,4 +1,4 @@
-//! Consents over GraphQL: the rules
+//! Consents and the register over GraphQL: the rules
 //! are the services' (proof of a grant), GraphQL only
 //! translates them.
 
@@ -62,4 +62,48 @@ async fn a_grant_needs_proof_and_then_shows_on_the_contact() {
     // Nor can it record one.
     let r = exec(&app, "consents:read", RECORD, json!({"id": id, "input": grant("newsletter")})).await;
     assert_eq!(codes(&r), ["FORBIDDEN"]);
+}
+
+#[actix_web::test]
+async fn purposes_and_register_are_readable_and_purposes_writable() {
+    let app = TestApp::new().await;
+    let r = exec(&app, "register:read", "{ purposes { key lawfulBasis retentionDays marketing } }", json!({})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let keys: Vec<&str> =
+        r["data"]["purposes"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    for k in ["email_marketing", "newsletter", "partner_sharing", "phone_prospecting", "profiling", "sms_marketing"] {
+        assert!(keys.contains(&k), "{k}: {r}");
+    }
+    let q = "{ register { activities { name lawfulBasis purposes recipients retention transfers securityMeasures }
+        purposes { key } retentionPolicies { status days basis } } }";
+    let r = exec(&app, "register:read", q, json!({})).await;
+    let reg = &r["data"]["register"];
+    assert_eq!(reg["activities"].as_array().map(Vec::len), Some(3), "{r}");
+    assert!(reg["activities"][0]["name"].is_string() && reg["activities"][0]["retention"].is_string());
+    assert_eq!(reg["purposes"].as_array().map(Vec::len), Some(keys.len()));
+    assert!(!reg["retentionPolicies"].as_array().unwrap().is_empty());
+    let r = exec(&app, "contacts:read", "{ purposes { key } }", json!({})).await;
+    assert_eq!(codes(&r), ["FORBIDDEN"]);
+
+    let create = "mutation($input: PurposeInput!) { createPurpose(input: $input) { key version } }";
+    let input = json!({"key": "webinars", "description": "Webinar invitations", "lawfulBasis": "CONSENT", "retentionDays": 730});
+    let r = exec(&app, "register:read", create, json!({"input": input})).await;
+    assert_eq!(codes(&r), ["FORBIDDEN"]);
+    let r = exec(&app, "register:write", create, json!({"input": input})).await;
+    assert_eq!(r["data"]["createPurpose"], json!({"key": "webinars", "version": 1}), "{r}");
+    let r = exec(&app, "register:write", create, json!({"input": input})).await;
+    assert_eq!(codes(&r), ["CONFLICT"]);
+    let bad = json!({"key": "Bad Key", "description": "", "lawfulBasis": "CONSENT", "retentionDays": 0});
+    let r = exec(&app, "register:write", create, json!({"input": bad})).await;
+    let got = fields(&r);
+    for f in ["key", "description", "retentionDays"] {
+        assert!(got.contains(&f.to_owned()), "{f} missing from {got:?}");
+    }
+    let update =
+        "mutation($v: Int) { updatePurpose(key: \"webinars\", input: {retentionDays: 365}, expectedVersion: $v) {
+        retentionDays version } }";
+    let r = exec(&app, "register:write", update, json!({"v": 1})).await;
+    assert_eq!(r["data"]["updatePurpose"], json!({"retentionDays": 365, "version": 2}), "{r}");
+    let r = exec(&app, "register:write", update, json!({"v": 1})).await;
+    assert_eq!(codes(&r), ["PRECONDITION_FAILED"]);
 }
