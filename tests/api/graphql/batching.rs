@@ -47,7 +47,7 @@ async fn statements_for(clients: usize, contacts: usize) -> (usize, usize) {
         .test_on_check_out(false)
         .connection_customizer(Box::new(counter.clone()))
         .build_unchecked(ConnectionManager::<PgConnection>::new(&app.db.url));
-    let schema = clientele::graphql::schema(pool, test_key(), &GraphqlConfig::default());
+    let schema = clientele::graphql::schema(pool, test_key(), false, &GraphqlConfig::default());
     // Warm the pool, then count one run.
     exec_on(&schema, "admin", NESTED, json!({})).await;
     counter.0.store(0, Ordering::SeqCst);
