@@ -53,7 +53,8 @@ impl AppState {
         let limits = Arc::new(RateLimits::new(config.rate_per_sec, config.rate_burst, config.dsar_rate_per_min));
         let http = crate::services::delivery::agent(config.webhook_allow_private);
         let suppression = Arc::new(suppression);
-        let graphql = crate::graphql::schema(pool.clone(), suppression.clone(), &config.graphql);
+        let graphql =
+            crate::graphql::schema(pool.clone(), suppression.clone(), config.webhook_allow_private, &config.graphql);
         AppState {
             graphql,
             pool,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::clients::Client;
 use super::connection::{Conn, child_page, cost, first_not_limit, from_children, from_page};
+use super::consents::Consent;
 use super::error::to_error;
 use super::inputs::{ContactInput, ContactPatch, InteractionInput};
 use super::loaders::Loaders;
@@ -112,6 +113,14 @@ impl Contact {
         actor(ctx)?.require(Scope::OrdersRead)?;
         let children = Loaders::of(ctx)?.orders_of_contact.load_one((self.0.id, page)).await;
         Ok(Some(from_children(children.map_err(|e| to_error(&e))?.unwrap_or_default(), Order)))
+    }
+
+    /// The current consent state, one event per purpose (the latest), purposes
+    /// in order (`consents:read`).
+    async fn consents(&self, ctx: &Context<'_>) -> Result<Option<Vec<Consent>>> {
+        actor(ctx)?.require(Scope::ConsentsRead)?;
+        let found = Loaders::of(ctx)?.consents_of_contact.load_one(self.0.id).await.map_err(|e| to_error(&e))?;
+        Ok(Some(found.unwrap_or_default().into_iter().map(Consent).collect()))
     }
 
     /// Calls, emails, meetings and notes with this person, oldest first (`contacts:read`).

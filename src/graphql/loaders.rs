@@ -24,6 +24,7 @@ use crate::auth::Actor;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::services::clients::ClientOut;
+use crate::services::consents::ConsentEvent;
 use crate::services::contacts::{ContactOut, InteractionOut};
 use crate::services::orders::OrderOut;
 use crate::services::related::{self, ChildPage, Children};
@@ -107,6 +108,8 @@ pub struct Loaders {
     pub orders_of_contact: DataLoader<ChildrenOf<OrderOut>>,
     /// `Contact.interactions`.
     pub interactions_of_contact: DataLoader<ChildrenOf<InteractionOut>>,
+    /// `Contact.consents`: the current state per purpose.
+    pub consents_of_contact: DataLoader<ById<Vec<ConsentEvent>>>,
 }
 
 /// Runs a batch on the current (actix/tokio) runtime, in the span of the
@@ -138,6 +141,7 @@ impl Loaders {
             orders_of_client: children(p, a, |c, a, ids, page| related::orders_of(c, a, Owner::Client, ids, page)),
             orders_of_contact: children(p, a, |c, a, ids, page| related::orders_of(c, a, Owner::Contact, ids, page)),
             interactions_of_contact: children(p, a, related::interactions_of_contacts),
+            consents_of_contact: by_id(p, a, related::consents_of_contacts),
         }
     }
 

@@ -14,18 +14,22 @@
 //! - Depth, complexity, aliases, directives and recursion are capped
 //!   ([`limits`]); page sizes are 1 to 200 as in REST.
 //!
-//! To add a domain (consents, DSAR, register...): a file with its types, a
-//! `FooQuery` and a `FooMutation`, listed in [`Query`] and [`Mutation`].
+//! Each domain (clients, contacts, orders, [`consents`], [`dsar`],
+//! [`register`]) is a file with its types, a `FooQuery` and/or a
+//! `FooMutation`, listed in [`Query`] and [`Mutation`].
 
 pub mod clients;
 pub mod connection;
+pub mod consents;
 pub mod contacts;
+pub mod dsar;
 pub mod error;
 pub mod http;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
 pub mod orders;
+pub mod register;
 pub mod types;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -47,11 +51,24 @@ pub type ClienteleSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every query field, one object per domain.
 #[derive(MergedObject, Default)]
-pub struct Query(clients::ClientQuery, contacts::ContactQuery, orders::OrderQuery);
+pub struct Query(
+    clients::ClientQuery,
+    contacts::ContactQuery,
+    orders::OrderQuery,
+    dsar::DsarQuery,
+    register::RegisterQuery,
+);
 
 /// Every mutation, one object per domain; they mirror the REST writes.
 #[derive(MergedObject, Default)]
-pub struct Mutation(clients::ClientMutation, contacts::ContactMutation, orders::OrderMutation);
+pub struct Mutation(
+    clients::ClientMutation,
+    contacts::ContactMutation,
+    orders::OrderMutation,
+    consents::ConsentMutation,
+    dsar::DsarMutation,
+    register::RegisterMutation,
+);
 
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 5;
@@ -65,10 +82,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema served at `/graphql`, over `pool`, with the configured limits.
-pub fn schema(pool: DbPool, suppression: Arc<SuppressionKey>, cfg: &GraphqlConfig) -> ClienteleSchema {
+/// `allow_private` lets DSAR callback URLs point to private addresses (the
+/// `webhook_allow_private` setting, as in REST).
+pub fn schema(
+    pool: DbPool,
+    suppression: Arc<SuppressionKey>,
+    allow_private: bool,
+    cfg: &GraphqlConfig,
+) -> ClienteleSchema {
     let mut b = builder()
         .data(pool)
         .data(suppression)
+        .data(dsar::AllowPrivateCallbacks(allow_private))
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity)
         .limit_recursive_depth(MAX_RECURSION)

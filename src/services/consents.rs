@@ -1,6 +1,8 @@
 //! The consent ledger: append-only grant and withdrawal events per contact
 //! and purpose, with the proof that makes a grant demonstrable (Art. 7(1)).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -265,6 +267,32 @@ pub fn events_of(conn: &mut PgConnection, contact_id: Uuid) -> Result<Vec<Consen
         .select(columns!())
         .load(conn)?;
     Ok(rows.into_iter().map(event).collect())
+}
+
+/// The current state per purpose of several contacts at once, without scope
+/// checks (the batch behind `Contact.consents`): one statement, the latest
+/// event of each (contact, purpose) by `collected_at`, purposes in order.
+pub fn current_of_many(
+    conn: &mut PgConnection,
+    contact_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ConsentEvent>>, AppError> {
+    let rows: Vec<Row> = consent_events::table
+        .filter(consent_events::contact_id.eq_any(contact_ids))
+        .distinct_on((consent_events::contact_id, consent_events::purpose))
+        .order((
+            consent_events::contact_id,
+            consent_events::purpose,
+            consent_events::collected_at.desc(),
+            consent_events::id.desc(),
+        ))
+        .select(columns!())
+        .load(conn)?;
+    let mut out: HashMap<Uuid, Vec<ConsentEvent>> = HashMap::new();
+    for r in rows {
+        let e = event(r);
+        out.entry(e.contact_id).or_default().push(e);
+    }
+    Ok(out)
 }
 
 /// The current state per purpose: the latest event by `collected_at`.

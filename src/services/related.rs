@@ -12,6 +12,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Timestamptz, Uuid as SqlU
 use uuid::Uuid;
 
 use super::clients::ClientOut;
+use super::consents::{self, ConsentEvent};
 use super::contacts::{ContactOut, InteractionOut};
 use super::orders::OrderOut;
 use super::stats::{self, Owner};
@@ -224,4 +225,16 @@ pub fn interactions_of_contacts(
         .select(Interaction::as_select())
         .load(conn)?;
     Ok(group(rows, page, |i| Some(i.contact_id), InteractionOut::from))
+}
+
+/// The current consent state per purpose of each contact (`Contact.consents`):
+/// the latest event per purpose, purposes in order; contacts without any
+/// event are absent.
+pub fn consents_of_contacts(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    contact_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ConsentEvent>>, AppError> {
+    actor.require(Scope::ConsentsRead)?;
+    consents::current_of_many(conn, contact_ids)
 }

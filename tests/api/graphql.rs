@@ -2,6 +2,7 @@
 //! request data) and through `POST /graphql` on the real app.
 
 mod batching;
+mod gdpr;
 mod http;
 mod limits;
 mod mutations;
@@ -52,7 +53,14 @@ pub fn fields(r: &Value) -> Vec<String> {
         .map_or_else(Vec::new, |a| a.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
 }
 
-/// A client with two contacts, each with an order and an interaction; returns the client id.
+/// A demonstrable grant of `purpose`, as a REST body.
+pub fn consent_grant(purpose: &str) -> Value {
+    json!({"purpose": purpose, "status": "granted", "channel": "web_form", "collected_at": "2026-06-01T10:00:00Z",
+           "proof": {"method": "checkbox", "wording": "Yes, please"}})
+}
+
+/// A client with `contacts` contacts, each with an order, an interaction and a
+/// newsletter grant; returns the client id.
 pub async fn seed_client(app: &TestApp, name: &str, contacts: usize) -> String {
     let t = admin();
     let client = crate::clients::create_client(app, json!({"name": name})).await;
@@ -65,6 +73,8 @@ pub async fn seed_client(app: &TestApp, name: &str, contacts: usize) -> String {
         let r = app
             .post(&format!("/v1/contacts/{id}/interactions"), &t, json!({"kind": "call", "direction": "inbound"}))
             .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = app.post(&format!("/v1/contacts/{id}/consents"), &t, consent_grant("newsletter")).await;
         assert_eq!(r.status, 201, "{}", r.body);
         orders.push(json!({"external_id": format!("{name}-{i}"), "contact_id": id, "status": "paid",
             "currency": "EUR", "total_cents": 1000 + i, "lines": [{"name": "Widget", "quantity": 1, "unit_price_cents": 1000 + i}]}));
@@ -85,6 +95,7 @@ const NESTED: &str = r#"{
         client { name }
         orders(first: 5) { nodes { totalCents lines { name quantity } contact { email } } }
         interactions(first: 5) { nodes { kind direction createdBy } }
+        consents { purpose status }
       } }
       orders(first: 10) { pageInfo { hasNextPage } nodes { totalCents } }
     } }
@@ -114,6 +125,7 @@ async fn nested_query_resolves_every_relation() {
         contacts[0]["interactions"]["nodes"][0],
         json!({"kind": "CALL", "direction": "INBOUND", "createdBy": "tester"})
     );
+    assert_eq!(contacts[1]["consents"], json!([{"purpose": "newsletter", "status": "GRANTED"}]));
     assert_eq!(acme["orders"]["nodes"].as_array().unwrap().len(), 2);
     assert_eq!(acme["orders"]["pageInfo"]["hasNextPage"], false);
     assert_eq!(edges[1]["node"]["contacts"]["nodes"].as_array().unwrap().len(), 1);

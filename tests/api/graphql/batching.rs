@@ -47,7 +47,7 @@ async fn statements_for(clients: usize, contacts: usize) -> (usize, usize) {
         .test_on_check_out(false)
         .connection_customizer(Box::new(counter.clone()))
         .build_unchecked(ConnectionManager::<PgConnection>::new(&app.db.url));
-    let schema = clientele::graphql::schema(pool, test_key(), &GraphqlConfig::default());
+    let schema = clientele::graphql::schema(pool, test_key(), false, &GraphqlConfig::default());
     // Warm the pool, then count one run.
     exec_on(&schema, "admin", NESTED, json!({})).await;
     counter.0.store(0, Ordering::SeqCst);
@@ -62,10 +62,11 @@ async fn statements_for(clients: usize, contacts: usize) -> (usize, usize) {
     for c in &contacts_seen {
         assert!(c["client"]["name"].is_string() && c["orders"]["nodes"][0]["contact"]["email"] == c["email"]);
         assert_eq!(c["interactions"]["nodes"].as_array().unwrap().len(), 1);
+        assert_eq!(c["consents"], json!([{"purpose": "newsletter", "status": "GRANTED"}]));
     }
     // Each contact brings itself, its client, its order, the order's lines, its
-    // contact again and an interaction; each client its page of orders.
-    let rows = clients + contacts_seen.len() * 6 + clients * contacts;
+    // contact again, an interaction and a consent; each client its page of orders.
+    let rows = clients + contacts_seen.len() * 7 + clients * contacts;
     (statements, rows)
 }
 
@@ -80,8 +81,8 @@ async fn nested_queries_issue_the_same_statements_whatever_the_rows() {
     assert_eq!(small, large, "the statement count must not grow with the rows");
     // One round per level: clients (+ their 12-month spend), Client.contacts (+ spend),
     // Client.orders (+ lines), Contact.client (+ spend), Contact.orders (+ lines),
-    // Order.contact (+ spend), Contact.interactions.
-    assert_eq!(large, 13);
+    // Order.contact (+ spend), Contact.interactions, Contact.consents.
+    assert_eq!(large, 14);
 }
 
 fn test_key() -> std::sync::Arc<clientele::services::suppression::SuppressionKey> {
