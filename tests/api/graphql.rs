@@ -6,6 +6,7 @@ mod gdpr;
 mod http;
 mod limits;
 mod mutations;
+mod scopes;
 
 use serde_json::{Value, json};
 
