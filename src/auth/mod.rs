@@ -62,8 +62,18 @@ fn unauthorized(error: &'static str, description: &str) -> AppError {
     AppError::Unauthorized { error, description: description.to_owned() }
 }
 
-/// Extracts the bearer token of a request and verifies it.
+/// Extracts the bearer token of a request and verifies it, once per request:
+/// the first verification (the rate limiter's) is kept in the extensions.
 pub fn authenticate(req: &HttpRequest) -> Result<Actor, AppError> {
+    if let Some(actor) = req.extensions().get::<Actor>() {
+        return Ok(actor.clone());
+    }
+    let actor = verify_request(req)?;
+    req.extensions_mut().insert(actor.clone());
+    Ok(actor)
+}
+
+fn verify_request(req: &HttpRequest) -> Result<Actor, AppError> {
     let state =
         req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::Internal("application state missing".into()))?;
     // RFC 6750 §2.3 allows tokens in the query string; we refuse them, since
@@ -99,13 +109,6 @@ impl FromRequest for Actor {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(actor) = req.extensions().get::<Actor>() {
-            return ready(Ok(actor.clone()));
-        }
-        let result = authenticate(req);
-        if let Ok(actor) = &result {
-            req.extensions_mut().insert(actor.clone());
-        }
-        ready(result)
+        ready(authenticate(req))
     }
 }

@@ -9,7 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -97,7 +97,6 @@ pub async fn rate_limit(
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let verdict = state.limits.check(&actor.sub, strict(&req));
-    req.extensions_mut().insert(actor);
     match verdict {
         Verdict::Allowed { limit, remaining } => {
             let mut res = next.call(req).await?.map_into_boxed_body();
