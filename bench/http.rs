@@ -17,10 +17,18 @@ pub struct Http {
 
 impl Http {
     pub fn connect(addr: &str, token: &str) -> Http {
-        let stream = TcpStream::connect(addr).expect("connect to the server");
+        Http::try_connect(addr, token).expect("connect to the server")
+    }
+
+    /// Connects, or says why not (the soak tells a refused connection from a
+    /// reset one). A read waits 60 s at most: a hung server is an error, not a
+    /// hung client.
+    pub fn try_connect(addr: &str, token: &str) -> std::io::Result<Http> {
+        let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true).ok();
-        let writer = stream.try_clone().expect("clone the socket");
-        Http { reader: BufReader::new(stream), writer, token: token.to_owned() }
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+        let writer = stream.try_clone()?;
+        Ok(Http { reader: BufReader::new(stream), writer, token: token.to_owned() })
     }
 
     /// Sends a request and returns the status and body.
@@ -36,7 +44,10 @@ impl Http {
             self.writer.write_all(b)?;
         }
         let mut line = String::new();
-        self.reader.read_line(&mut line)?;
+        if self.reader.read_line(&mut line)? == 0 {
+            let eof = "the server closed the connection before answering";
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, eof));
+        }
         let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("status"))?;
         let (mut length, mut chunked) = (0usize, false);
         loop {
