@@ -68,10 +68,12 @@ pub async fn ping(pool: &DbPool) -> bool {
     run(pool, |conn| conn.batch_execute("SELECT 1").map_err(AppError::from)).await.is_ok()
 }
 
+/// A `SELECT count(*) AS n` row, for raw queries.
 #[derive(QueryableByName)]
-struct Count {
+pub struct Count {
+    /// The count.
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub n: i64,
 }
 
 /// Errors of the startup database steps.

@@ -12,7 +12,7 @@ use validator::Validate;
 use super::audit;
 use super::events;
 use super::stats::{self, Owner, Stats};
-use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched};
+use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched, to_doc};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::clients;
 use crate::domain::{Country, Currency, NafCode, Siren, Siret, Status, VatNumber};
@@ -248,11 +248,6 @@ pub fn validate(map: Map<String, Value>) -> Result<ClientWrite, AppError> {
         tags: Value::from(tags),
         custom_fields: Value::Object(custom),
     })
-}
-
-/// A serialisable value as a JSON document (for field diffs).
-pub fn to_doc(v: &impl Serialize) -> Value {
-    serde_json::to_value(v).unwrap_or_default()
 }
 
 /// The answer for a client id, without scope checks (events).

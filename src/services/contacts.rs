@@ -11,10 +11,10 @@ use validator::Validate;
 
 use super::audit;
 use super::clients::like_prefix;
-use super::clients::to_doc;
 use super::events;
 use super::stats::{self, Owner, Stats};
 use super::suppression::{self, SuppressionKey};
+use super::to_doc;
 use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts, interactions};

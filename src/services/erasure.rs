@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::events;
 use super::suppression::{self, Reason, SuppressionKey};
 use crate::auth::Actor;
+use crate::db::Count;
 use crate::db::schema::contacts;
 use crate::domain::Email;
 use crate::error::AppError;
@@ -65,12 +66,6 @@ const RULES: &[Rule] = &[
     },
     Rule { table: "contacts", locate: "id = $1", action: Action::Delete, why: "" },
 ];
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
 
 #[derive(QueryableByName)]
 struct PiiColumn {

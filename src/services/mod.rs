@@ -245,6 +245,11 @@ pub fn patched(base: &impl serde::Serialize, patch: Map<String, Value>) -> Map<S
     }
 }
 
+/// A serialisable value as a JSON document (field diffs, event payloads).
+pub fn to_doc(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 /// Names of the top-level fields whose values differ between two documents.
 pub fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {

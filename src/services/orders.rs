@@ -12,10 +12,10 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::audit;
-use super::clients::to_doc;
 use super::contacts::touch_last_interaction;
 use super::events;
 use super::stats::{self, Owner};
+use super::to_doc;
 use super::{Errors, Precondition, changed_fields, decode, merge_patch};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::orders;

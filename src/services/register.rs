@@ -9,7 +9,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::audit;
-use super::clients::to_doc;
+use super::to_doc;
 use super::{Precondition, changed_fields, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{processing_activities, purposes, retention_policies};
