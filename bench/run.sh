@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The load benchmark of issue 6, one command on a fresh machine of this kind:
+#
+#   bench/run.sh                      # full run (seed once, ~20 min with the seed)
+#   bench/run.sh --duration 5 --conns 32 --only get_contact
+#
+# Readies Postgres (and lets it take pgbench's 128 connections beside the
+# server's pool), installs wrk from Debian if missing, then runs
+# bench/load.rs, which seeds `clientele_bench` (kept between runs), starts the
+# release server, measures each scenario with wrk and its SQL with pgbench,
+# and writes the table into BENCHMARKS.md. Options are load.rs's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+scripts/ensure-postgres.sh
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk from Debian" >&2
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq wrk >/dev/null
+fi
+
+# 128 pgbench connections plus the server's pool and the test suite's
+# databases need more than the default 100; a larger buffer cache keeps the
+# 1M-contact working set in Postgres rather than in the page cache.
+psql_admin() { psql -X -q -At -h 127.0.0.1 -U postgres -d postgres "$@"; }
+if [ "$(psql_admin -c 'SHOW max_connections')" -lt 300 ]; then
+  echo "raising Postgres max_connections to 300 and shared_buffers to 1GB (restart)" >&2
+  psql_admin -c "ALTER SYSTEM SET max_connections = 300" -c "ALTER SYSTEM SET shared_buffers = '1GB'"
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  sudo_if_needed pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  scripts/ensure-postgres.sh
+fi
+
+cargo bench --bench load -- "$@"
