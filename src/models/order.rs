@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::schema::{order_lines, orders};
 
 /// A row of `orders`.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
 pub struct Order {
     pub id: Uuid,
@@ -96,11 +96,15 @@ pub fn lines_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<OrderL
         .load(conn)
 }
 
-/// Replaces the lines of an order.
-pub fn replace_lines(conn: &mut PgConnection, order_id: Uuid, lines: &[OrderLine]) -> QueryResult<()> {
-    diesel::delete(order_lines::table.filter(order_lines::order_id.eq(order_id))).execute(conn)?;
-    if !lines.is_empty() {
-        diesel::insert_into(order_lines::table).values(lines).execute(conn)?;
+/// Deletes the lines of the `changed` orders and inserts `lines` (those of
+/// the changed orders and of new ones): two statements for any number.
+pub fn replace_lines(conn: &mut PgConnection, changed: &[Uuid], lines: &[OrderLine]) -> QueryResult<()> {
+    if !changed.is_empty() {
+        diesel::delete(order_lines::table.filter(order_lines::order_id.eq_any(changed))).execute(conn)?;
+    }
+    // 6 parameters a row: 10,000 rows stay under Postgres's 65,535.
+    for chunk in lines.chunks(10_000) {
+        diesel::insert_into(order_lines::table).values(chunk).execute(conn)?;
     }
     Ok(())
 }

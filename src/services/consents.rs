@@ -221,11 +221,15 @@ pub fn append(
     let action = if status == ConsentStatus::Granted { "consent.granted" } else { "consent.withdrawn" };
     let event = event(row);
     let data = serde_json::to_value(&event).ok();
-    events::change(conn, actor, action, "contact", contact_id, vec![format!("consents.{purpose}")], data)?;
     if status == ConsentStatus::Granted {
         // A fresh, demonstrable grant lifts an earlier objection's suppression flag.
-        diesel::update(contacts::table.find(contact_id)).set(contacts::suppressed.eq(false)).execute(conn)?;
+        diesel::update(contacts::table.find(contact_id))
+            .filter(contacts::suppressed)
+            .set(contacts::suppressed.eq(false))
+            .execute(conn)?;
     }
+    // Last: the audit entry holds the chain head until commit.
+    events::change(conn, actor, action, "contact", contact_id, vec![format!("consents.{purpose}")], data)?;
     Ok(event)
 }
 

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Text, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -40,6 +40,16 @@ pub struct Event {
     pub data: Option<Value>,
 }
 
+/// One change to record: the event type (`order.updated`), resource type
+/// and id, the changed field names and the resource as the API returns it.
+pub struct Change {
+    pub kind: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub fields: Vec<String>,
+    pub data: Option<Value>,
+}
+
 /// Records a change: the audit entry and the event, in the caller's transaction.
 pub fn change(
     conn: &mut PgConnection,
@@ -50,9 +60,25 @@ pub fn change(
     fields: Vec<String>,
     data: Option<Value>,
 ) -> QueryResult<()> {
-    let rid = resource_id.to_string();
-    audit::record(conn, actor, action, resource_type, &rid, fields.clone())?;
-    emit(conn, action, resource_type, &rid, fields, data)
+    let change = Change {
+        kind: action.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_id: resource_id.to_string(),
+        fields,
+        data,
+    };
+    change_many(conn, actor, vec![change])
+}
+
+/// Records changes: their events first, then their audit entries, which lock
+/// the chain head until commit (see [`audit::record_many`]).
+pub fn change_many(conn: &mut PgConnection, actor: &Actor, changes: Vec<Change>) -> QueryResult<()> {
+    emit_many(conn, &changes)?;
+    audit::record_many(
+        conn,
+        actor,
+        changes.iter().map(|c| (c.kind.as_str(), c.resource_type.as_str(), c.resource_id.clone(), c.fields.clone())).collect(),
+    )
 }
 
 /// Emits an event and queues its deliveries to matching enabled webhooks
@@ -65,29 +91,63 @@ pub fn emit(
     fields: Vec<String>,
     data: Option<Value>,
 ) -> QueryResult<()> {
-    let (seq, id): (i64, Uuid) = diesel::insert_into(events::table)
-        .values((
-            events::id.eq(Uuid::now_v7()),
-            events::type_.eq(kind),
-            events::resource_type.eq(resource_type),
-            events::resource_id.eq(resource_id),
-            events::changed_fields.eq(Value::from(fields)),
-            events::data.eq(data),
-        ))
-        .returning((events::seq, events::id))
-        .get_result(conn)?;
+    emit_many(
+        conn,
+        &[Change {
+            kind: kind.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.to_owned(),
+            fields,
+            data,
+        }],
+    )
+}
+
+/// Emits events in one insert and queues their deliveries in one more.
+fn emit_many(conn: &mut PgConnection, changes: &[Change]) -> QueryResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(changes.len());
+    let mut seqs = Vec::with_capacity(changes.len());
+    // 6 parameters a row.
+    for chunk in changes.chunks(5_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|c| {
+                (
+                    events::id.eq(Uuid::now_v7()),
+                    events::type_.eq(&c.kind),
+                    events::resource_type.eq(&c.resource_type),
+                    events::resource_id.eq(&c.resource_id),
+                    events::changed_fields.eq(Value::from(c.fields.clone())),
+                    events::data.eq(c.data.as_ref()),
+                )
+            })
+            .collect();
+        let inserted: Vec<(i64, Uuid)> =
+            diesel::insert_into(events::table).values(&rows).returning((events::seq, events::id)).get_results(conn)?;
+        for (seq, id) in inserted {
+            seqs.push(seq);
+            ids.push(id);
+        }
+    }
+    let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
+    let resources: Vec<&str> = changes.iter().map(|c| c.resource_id.as_str()).collect();
     diesel::sql_query(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_seq) \
-         SELECT gen_random_uuid(), w.id, $1, $2 FROM webhooks w \
-         WHERE w.enabled AND ( \
+         SELECT gen_random_uuid(), w.id, e.id, e.seq \
+         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) AS e(id, seq, kind, resource_id) \
+         JOIN webhooks w ON w.enabled AND ( \
            (w.dsar_id IS NULL AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.events) p \
-              WHERE p = '*' OR p = $3 OR (right(p, 2) = '.*' AND left(p, -2) = split_part($3, '.', 1)))) \
-           OR (w.dsar_id::text = $4 AND $3 LIKE 'dsar.%'))",
+              WHERE p = '*' OR p = e.kind OR (right(p, 2) = '.*' AND left(p, -2) = split_part(e.kind, '.', 1)))) \
+           OR (w.dsar_id::text = e.resource_id AND e.kind LIKE 'dsar.%')) \
+         ORDER BY e.seq",
     )
-    .bind::<SqlUuid, _>(id)
-    .bind::<BigInt, _>(seq)
-    .bind::<Text, _>(kind)
-    .bind::<Text, _>(resource_id)
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&seqs)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Array<Text>, _>(&resources)
     .execute(conn)?;
     Ok(())
 }

@@ -322,79 +322,274 @@ fn owners(o: &OrderWrite) -> Vec<(Owner, Uuid)> {
     v
 }
 
-/// What [`save`] wrote.
+/// The index of an error [`write_all`] cannot pin on one order.
+const NO_INDEX: usize = usize::MAX;
+
+/// What [`write_all`] wrote for one order.
 struct Saved {
     row: Order,
     lines: Vec<OrderLine>,
     outcome: Outcome,
-    /// Clients and contacts whose stats must be refreshed.
-    touched: Vec<(Owner, Uuid)>,
 }
 
-/// Writes one order (insert, or update of `existing`), without refreshing stats.
-fn save(conn: &mut PgConnection, actor: &Actor, existing: Option<Order>, mut draft: Draft) -> Result<Saved, AppError> {
-    resolve(conn, actor, &mut draft)?;
-    let id = existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id);
-    let lines: Vec<OrderLine> = draft
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, (sku, name, quantity, price))| OrderLine {
-            order_id: id,
-            position: i as i32,
-            sku: sku.clone(),
-            name: name.clone(),
-            quantity: *quantity,
-            unit_price_cents: *price,
-        })
-        .collect();
-    let mut touched = owners(&draft.write);
-    let (row, outcome, fields) = match existing {
-        Some(old) => {
-            let old_lines = model::lines_of(conn, &[id])?;
-            if OrderWrite::from(&old) == draft.write && old_lines == lines {
-                return Ok(Saved { row: old, lines: old_lines, outcome: Outcome::Unchanged, touched: Vec::new() });
-            }
-            touched.extend(owners(&OrderWrite::from(&old)));
-            let mut fields = changed_fields(&to_doc(&OrderWrite::from(&old)), &to_doc(&draft.write));
-            if old_lines != lines {
-                fields.push("lines".into());
-            }
-            let row = diesel::update(orders::table.find(id))
-                .set((&draft.write, orders::version.eq(orders::version + 1), orders::updated_at.eq(diesel::dsl::now)))
-                .returning(Order::as_returning())
-                .get_result(conn)?;
-            (row, Outcome::Updated, fields)
-        }
-        None => {
-            let row = diesel::insert_into(orders::table)
-                .values((orders::id.eq(id), &draft.write))
-                .returning(Order::as_returning())
-                .get_result(conn)?;
-            (row, Outcome::Created, audit::set_fields(&to_doc(&draft.write)))
-        }
-    };
-    model::replace_lines(conn, id, &lines)?;
-    let action = if outcome == Outcome::Created { "order.created" } else { "order.updated" };
-    let data = to_doc(&OrderOut::from_row(row.clone(), lines.clone()));
-    events::change(conn, actor, action, "order", id, fields, Some(data))?;
-    if let Some(contact) = row.contact_id {
-        // An order comes from the person: it moves the retention clock.
-        touch_last_interaction(conn, contact, row.ordered_at)?;
-    }
-    Ok(Saved { row, lines, outcome, touched })
-}
-
-fn refresh_all(
+/// Writes orders (inserts, or updates of their `existing` rows), refreshes
+/// the stats of every client and contact they touch, and records their
+/// events and audit entries: a fixed number of statements whatever the number
+/// of orders (customer matching aside), so a batch of 1,000 costs about what
+/// one order does, times the rows. Events and audit come last, so the audit
+/// chain head, which serialises every write, is held only until commit.
+///
+/// An error carries the index of the order it concerns.
+fn write_all(
     conn: &mut PgConnection,
     actor: &Actor,
+    items: Vec<(Option<Order>, Draft)>,
+) -> Result<Vec<Saved>, (usize, AppError)> {
+    let many = items.len() > 1;
+    let mut items = items;
+    for (i, (_, draft)) in items.iter_mut().enumerate() {
+        resolve(conn, actor, draft).map_err(|e| (i, e))?;
+    }
+    if many {
+        check_references(conn, &items)?;
+    }
+    let old_ids: Vec<Uuid> = items.iter().filter_map(|(o, _)| o.as_ref().map(|o| o.id)).collect();
+    let mut old_lines: HashMap<Uuid, Vec<OrderLine>> = HashMap::new();
+    if !old_ids.is_empty() {
+        for l in model::lines_of(conn, &old_ids).map_err(|e| (NO_INDEX, e.into()))? {
+            old_lines.entry(l.order_id).or_default().push(l);
+        }
+    }
+
+    // Classify: unchanged, to update, to insert.
+    let mut out: Vec<Option<Saved>> = Vec::with_capacity(items.len());
+    let mut inserts: Vec<(usize, Uuid, OrderWrite)> = Vec::new();
+    let mut updates: Vec<(usize, Uuid, OrderWrite, Vec<String>)> = Vec::new();
+    let mut new_lines: Vec<OrderLine> = Vec::new();
+    let mut touched: Vec<(Owner, Uuid)> = Vec::new();
+    let mut lines_by_index: Vec<Vec<OrderLine>> = Vec::with_capacity(items.len());
+    for (i, (existing, draft)) in items.into_iter().enumerate() {
+        let id = existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id);
+        let lines: Vec<OrderLine> = draft
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(p, (sku, name, quantity, price))| OrderLine {
+                order_id: id,
+                position: p as i32,
+                sku: sku.clone(),
+                name: name.clone(),
+                quantity: *quantity,
+                unit_price_cents: *price,
+            })
+            .collect();
+        match existing {
+            Some(old) => {
+                let before = old_lines.remove(&old.id).unwrap_or_default();
+                let old_write = OrderWrite::from(&old);
+                if old_write == draft.write && before == lines {
+                    out.push(Some(Saved { row: old, lines: before, outcome: Outcome::Unchanged }));
+                    lines_by_index.push(Vec::new());
+                    continue;
+                }
+                let mut fields = changed_fields(&to_doc(&old_write), &to_doc(&draft.write));
+                if before != lines {
+                    fields.push("lines".into());
+                }
+                touched.extend(owners(&old_write));
+                touched.extend(owners(&draft.write));
+                updates.push((i, id, draft.write, fields));
+            }
+            None => {
+                touched.extend(owners(&draft.write));
+                inserts.push((i, id, draft.write));
+            }
+        }
+        new_lines.extend(lines.iter().cloned());
+        lines_by_index.push(lines);
+        out.push(None);
+    }
+
+    let mut rows: HashMap<usize, (Order, Outcome, Vec<String>)> = HashMap::new();
+    // 10 parameters a row.
+    for chunk in inserts.chunks(5_000) {
+        let values: Vec<_> = chunk.iter().map(|(_, id, w)| (orders::id.eq(*id), w.clone())).collect();
+        let inserted: Vec<Order> = diesel::insert_into(orders::table)
+            .values(&values)
+            .returning(Order::as_returning())
+            .get_results(conn)
+            .map_err(|e| (if chunk.len() == 1 { chunk[0].0 } else { NO_INDEX }, e.into()))?;
+        for ((i, _, w), row) in chunk.iter().zip(inserted) {
+            rows.insert(*i, (row, Outcome::Created, audit::set_fields(&to_doc(w))));
+        }
+    }
+    for (i, row, fields) in update_rows(conn, &updates).map_err(|e| (NO_INDEX, e.into()))? {
+        rows.insert(i, (row, Outcome::Updated, fields));
+    }
+    let changed: Vec<Uuid> = updates.iter().map(|(_, id, ..)| *id).collect();
+    model::replace_lines(conn, &changed, &new_lines).map_err(|e| (NO_INDEX, e.into()))?;
+
+    // The retention clock of each buyer moves to its latest order.
+    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for (row, ..) in rows.values() {
+        if let Some(c) = row.contact_id {
+            let at = latest.entry(c).or_insert(row.ordered_at);
+            *at = (*at).max(row.ordered_at);
+        }
+    }
+    touch_contacts(conn, latest).map_err(|e| (NO_INDEX, e.into()))?;
+    let mut changes = Vec::with_capacity(rows.len());
+    let mut indexes: Vec<usize> = rows.keys().copied().collect();
+    indexes.sort_unstable();
+    for i in indexes {
+        let (row, outcome, fields) = rows.remove(&i).expect("written");
+        let lines = std::mem::take(&mut lines_by_index[i]);
+        let action = if outcome == Outcome::Created { "order.created" } else { "order.updated" };
+        changes.push(events::Change {
+            kind: action.into(),
+            resource_type: "order".into(),
+            resource_id: row.id.to_string(),
+            fields,
+            data: Some(to_doc(&OrderOut::from_row(row.clone(), lines.clone()))),
+        });
+        out[i] = Some(Saved { row, lines, outcome });
+    }
+    changes.extend(refresh_all(conn, touched).map_err(|e| (NO_INDEX, e))?);
+    events::change_many(conn, actor, changes).map_err(|e| (NO_INDEX, e.into()))?;
+    Ok(out.into_iter().map(|s| s.expect("every order is saved")).collect())
+}
+
+/// Refuses, at the first order that names it, a client or contact that does
+/// not exist (the foreign keys would say so without telling which order).
+fn check_references(conn: &mut PgConnection, items: &[(Option<Order>, Draft)]) -> Result<(), (usize, AppError)> {
+    use crate::db::schema::{clients, contacts};
+    let wanted = |f: fn(&OrderWrite) -> Option<Uuid>| -> Vec<Uuid> {
+        let set: BTreeSet<Uuid> = items.iter().filter_map(|(_, d)| f(&d.write)).collect();
+        set.into_iter().collect()
+    };
+    let (client_ids, contact_ids) = (wanted(|w| w.client_id), wanted(|w| w.contact_id));
+    let found_clients: HashSet<Uuid> = if client_ids.is_empty() {
+        HashSet::new()
+    } else {
+        clients::table
+            .filter(clients::id.eq_any(&client_ids))
+            .select(clients::id)
+            .load::<Uuid>(conn)
+            .map_err(|e| (NO_INDEX, e.into()))?
+            .into_iter()
+            .collect()
+    };
+    let found_contacts: HashSet<Uuid> = if contact_ids.is_empty() {
+        HashSet::new()
+    } else {
+        contacts::table
+            .filter(contacts::id.eq_any(&contact_ids))
+            .select(contacts::id)
+            .load::<Uuid>(conn)
+            .map_err(|e| (NO_INDEX, e.into()))?
+            .into_iter()
+            .collect()
+    };
+    for (i, (_, d)) in items.iter().enumerate() {
+        for (field, id, found) in
+            [("client_id", d.write.client_id, &found_clients), ("contact_id", d.write.contact_id, &found_contacts)]
+        {
+            if id.is_some_and(|id| !found.contains(&id)) {
+                return Err((i, AppError::field(field, "not_found", "the referenced resource does not exist")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Updates orders in one statement (a cached one for a single order).
+fn update_rows(
+    conn: &mut PgConnection,
+    updates: &[(usize, Uuid, OrderWrite, Vec<String>)],
+) -> QueryResult<Vec<(usize, Order, Vec<String>)>> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    if let [(i, id, w, fields)] = updates {
+        let row = diesel::update(orders::table.find(*id))
+            .set((w, orders::version.eq(orders::version + 1), orders::updated_at.eq(diesel::dsl::now)))
+            .returning(Order::as_returning())
+            .get_result(conn)?;
+        return Ok(vec![(*i, row, fields.clone())]);
+    }
+    if updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let col = |f: fn(&OrderWrite) -> Option<String>| -> Vec<Option<String>> {
+        updates.iter().map(|(_, _, w, _)| f(w)).collect()
+    };
+    let ids: Vec<Uuid> = updates.iter().map(|(_, id, ..)| *id).collect();
+    let client_ids: Vec<Option<Uuid>> = updates.iter().map(|(_, _, w, _)| w.client_id).collect();
+    let contact_ids: Vec<Option<Uuid>> = updates.iter().map(|(_, _, w, _)| w.contact_id).collect();
+    let totals: Vec<i64> = updates.iter().map(|(_, _, w, _)| w.total_cents).collect();
+    let ats: Vec<DateTime<Utc>> = updates.iter().map(|(_, _, w, _)| w.ordered_at).collect();
+    let rows: Vec<Order> = diesel::sql_query(
+        "UPDATE orders o SET client_id = u.client_id, contact_id = u.contact_id, source = u.source, \
+         external_id = u.external_id, number = u.number, status = u.status, currency = u.currency, \
+         total_cents = u.total_cents, ordered_at = u.ordered_at, version = o.version + 1, updated_at = now() \
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                     $8::text[], $9::bigint[], $10::timestamptz[]) \
+              AS u(id, client_id, contact_id, source, external_id, number, status, currency, total_cents, ordered_at) \
+         WHERE o.id = u.id \
+         RETURNING o.id, o.client_id, o.contact_id, o.source, o.external_id, o.number, o.status, o.currency, \
+                   o.total_cents, o.ordered_at, o.created_at, o.updated_at, o.version",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<Nullable<SqlUuid>>, _>(&client_ids)
+    .bind::<Array<Nullable<SqlUuid>>, _>(&contact_ids)
+    .bind::<Array<Nullable<Text>>, _>(&col(|w| Some(w.source.clone())))
+    .bind::<Array<Nullable<Text>>, _>(&col(|w| w.external_id.clone()))
+    .bind::<Array<Nullable<Text>>, _>(&col(|w| w.number.clone()))
+    .bind::<Array<Nullable<Text>>, _>(&col(|w| Some(w.status.clone())))
+    .bind::<Array<Nullable<Text>>, _>(&col(|w| Some(w.currency.clone())))
+    .bind::<Array<BigInt>, _>(&totals)
+    .bind::<Array<Timestamptz>, _>(&ats)
+    .load(conn)?;
+    let mut by_id: HashMap<Uuid, Order> = rows.into_iter().map(|r| (r.id, r)).collect();
+    Ok(updates
+        .iter()
+        .filter_map(|(i, id, _, fields)| by_id.remove(id).map(|row| (*i, row, fields.clone())))
+        .collect())
+}
+
+/// Moves the buyers' `last_interaction_at` forward, locking them in id order.
+fn touch_contacts(conn: &mut PgConnection, latest: HashMap<Uuid, DateTime<Utc>>) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
+    let mut pairs: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
+    pairs.sort_unstable();
+    match pairs.as_slice() {
+        [] => Ok(()),
+        [(id, at)] => touch_last_interaction(conn, *id, *at).map(drop),
+        _ => {
+            let (ids, ats): (Vec<Uuid>, Vec<DateTime<Utc>>) = pairs.into_iter().unzip();
+            diesel::sql_query(
+                "UPDATE contacts c SET last_interaction_at = u.at, updated_at = now() \
+                 FROM (SELECT id, at FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at) ORDER BY id) u \
+                 WHERE c.id = u.id AND (c.last_interaction_at IS NULL OR c.last_interaction_at < u.at)",
+            )
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<Timestamptz>, _>(&ats)
+            .execute(conn)
+            .map(drop)
+        }
+    }
+}
+
+/// Refreshes the stats of the touched clients and contacts (two statements
+/// per kind) and returns the events of those promoted to customer.
+fn refresh_all(
+    conn: &mut PgConnection,
     touched: impl IntoIterator<Item = (Owner, Uuid)>,
-) -> Result<(), AppError> {
+) -> Result<Vec<events::Change>, AppError> {
     let unique: BTreeSet<(u8, Uuid)> =
         touched.into_iter().map(|(o, id)| (matches!(o, Owner::Contact) as u8, id)).collect();
-    for (kind, id) in unique {
-        let (owner, name) = if kind == 1 { (Owner::Contact, "contact") } else { (Owner::Client, "client") };
-        if stats::refresh(conn, owner, id)? {
+    let mut changes = Vec::new();
+    for (kind, owner, name) in [(0u8, Owner::Client, "client"), (1, Owner::Contact, "contact")] {
+        let ids: Vec<Uuid> = unique.iter().filter(|(k, _)| *k == kind).map(|(_, id)| *id).collect();
+        for id in stats::refresh_many(conn, owner, &ids)? {
             let data = match owner {
                 Owner::Client => super::clients::out_by_id(conn, id)?.map(|o| to_doc(&o)),
                 Owner::Contact => crate::models::contact::find(conn, id, false)?
@@ -402,10 +597,22 @@ fn refresh_all(
                     .transpose()?
                     .map(|o| to_doc(&o)),
             };
-            events::change(conn, actor, &format!("{name}.updated"), name, id, vec!["status".into()], data)?;
+            changes.push(events::Change {
+                kind: format!("{name}.updated"),
+                resource_type: name.into(),
+                resource_id: id.to_string(),
+                fields: vec!["status".into()],
+                data,
+            });
         }
     }
-    Ok(())
+    Ok(changes)
+}
+
+/// [`write_all`] for one order.
+fn write_one(conn: &mut PgConnection, actor: &Actor, existing: Option<Order>, draft: Draft) -> Result<Saved, AppError> {
+    let mut saved = write_all(conn, actor, vec![(existing, draft)]).map_err(|(_, e)| e)?;
+    Ok(saved.remove(0))
 }
 
 /// Retries `f` when a concurrent writer inserted the same `(source, external_id)`.
@@ -427,8 +634,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) 
     actor.require(Scope::OrdersWrite)?;
     let draft = validate_one(body)?;
     conn.transaction(|conn| {
-        let saved = save(conn, actor, None, draft)?;
-        refresh_all(conn, actor, saved.touched)?;
+        let saved = write_one(conn, actor, None, draft)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })
 }
@@ -462,8 +668,7 @@ pub fn upsert_external(
         } else if matches!(pre, Precondition::Exists | Precondition::Versions(_)) {
             return Err(AppError::PreconditionFailed);
         }
-        let saved = save(conn, actor, existing, draft)?;
-        refresh_all(conn, actor, saved.touched)?;
+        let saved = write_one(conn, actor, existing, draft)?;
         Ok((OrderOut::from_row(saved.row, saved.lines), saved.outcome))
     })
 }
@@ -497,8 +702,7 @@ pub fn update(
         merge_patch(&mut doc, &Value::Object(patch));
         let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
         let draft = validate_one(map)?;
-        let saved = save(conn, actor, Some(row), draft)?;
-        refresh_all(conn, actor, saved.touched)?;
+        let saved = write_one(conn, actor, Some(row), draft)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })
 }
@@ -510,8 +714,15 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
         pre.check(row.version)?;
         diesel::delete(orders::table.find(id)).execute(conn)?;
-        events::change(conn, actor, "order.deleted", "order", id, vec![], None)?;
-        refresh_all(conn, actor, owners(&OrderWrite::from(&row)))
+        let mut changes = vec![events::Change {
+            kind: "order.deleted".into(),
+            resource_type: "order".into(),
+            resource_id: id.to_string(),
+            fields: vec![],
+            data: None,
+        }];
+        changes.extend(refresh_all(conn, owners(&OrderWrite::from(&row)))?);
+        Ok(events::change_many(conn, actor, changes)?)
     })
 }
 
@@ -588,25 +799,37 @@ pub fn batch(conn: &mut PgConnection, actor: &Actor, mut body: Map<String, Value
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let mut drafts: Vec<Option<Draft>> = drafts.into_iter().map(Some).collect();
     conn.transaction(|conn| {
-        let mut out = Vec::with_capacity(drafts.len());
-        let mut touched = Vec::new();
-        for (index, slot) in drafts.iter_mut().enumerate() {
-            let draft = slot.take().expect("each draft is used once");
-            let ext = draft.write.external_id.clone().expect("checked above");
-            let existing = model::find_external(conn, &draft.write.source, &ext)?;
-            let saved = save(conn, actor, existing, draft).map_err(|e| at_index(e, index))?;
-            touched.extend(saved.touched);
-            out.push(BatchItem { index, id: saved.row.id, result: saved.outcome });
-        }
-        refresh_all(conn, actor, touched)?;
-        Ok(BatchOut { data: out })
+        // The existing orders, locked in id order: concurrent batches over
+        // the same orders wait for each other instead of deadlocking.
+        let sources: BTreeSet<&str> = drafts.iter().map(|d| d.write.source.as_str()).collect();
+        let externals: Vec<&str> = drafts.iter().filter_map(|d| d.write.external_id.as_deref()).collect();
+        let found: Vec<Order> = orders::table
+            .filter(orders::external_id.eq_any(&externals))
+            .filter(orders::source.eq_any(sources.into_iter().collect::<Vec<_>>()))
+            .order(orders::id)
+            .select(Order::as_select())
+            .for_update()
+            .load(conn)?;
+        let mut found: HashMap<(String, Option<String>), Order> =
+            found.into_iter().map(|o| ((o.source.clone(), o.external_id.clone()), o)).collect();
+        let items: Vec<(Option<Order>, Draft)> = drafts
+            .into_iter()
+            .map(|d| (found.remove(&(d.write.source.clone(), d.write.external_id.clone())), d))
+            .collect();
+        let saved = write_all(conn, actor, items).map_err(|(i, e)| at_index(e, i))?;
+        let data = saved
+            .into_iter()
+            .enumerate()
+            .map(|(index, s)| BatchItem { index, id: s.row.id, result: s.outcome })
+            .collect();
+        Ok(BatchOut { data })
     })
 }
 
 fn at_index(e: AppError, index: usize) -> AppError {
     match e {
+        e if index == NO_INDEX => e,
         AppError::Validation(errs) => AppError::Validation(Errors(errs).prefixed(&format!("orders[{index}]"))),
         other => other,
     }

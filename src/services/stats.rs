@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Uuid as SqlUuid};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -70,51 +70,78 @@ impl Owner {
     }
 }
 
-/// Recomputes the stored stats of one client or contact, and promotes a
-/// prospect to customer once it has an order that is not cancelled. Returns
-/// true when it promoted.
-pub fn refresh(conn: &mut PgConnection, owner: Owner, id: Uuid) -> QueryResult<bool> {
+/// Recomputes the stored stats of clients or contacts (one statement for
+/// any number of them, rows locked in id order), and promotes to customer the
+/// prospects among them that have an order that is not cancelled. Returns the
+/// promoted ids.
+pub fn refresh_many(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
     let (table, col) = (owner.table(), owner.column());
     diesel::sql_query(format!(
         "UPDATE {table} t SET orders_count = s.n, total_spent_cents = s.total, first_order_at = s.first, \
-         last_order_at = s.last, last_order_total_cents = (SELECT total_cents FROM orders \
-           WHERE {col} = $1 AND status IN {SALE_STATUSES_SQL} ORDER BY ordered_at DESC, id DESC LIMIT 1) \
-         FROM (SELECT count(*) AS n, coalesce(sum(total_cents), 0)::bigint AS total, min(ordered_at) AS first, \
-               max(ordered_at) AS last FROM orders WHERE {col} = $1 AND status IN {SALE_STATUSES_SQL}) s \
-         WHERE t.id = $1"
+         last_order_at = s.last, last_order_total_cents = s.last_total \
+         FROM unnest($1::uuid[]) AS ids(id) CROSS JOIN LATERAL ( \
+           SELECT count(*) AS n, coalesce(sum(total_cents), 0)::bigint AS total, min(ordered_at) AS first, \
+                  max(ordered_at) AS last, \
+                  (SELECT total_cents FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL} \
+                   ORDER BY ordered_at DESC, id DESC LIMIT 1) AS last_total \
+           FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL}) s \
+         WHERE t.id = ids.id"
     ))
-    .bind::<SqlUuid, _>(id)
+    .bind::<Array<SqlUuid>, _>(&ids)
     .execute(conn)?;
-    diesel::sql_query(format!(
+    #[derive(QueryableByName)]
+    struct Promoted {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let promoted: Vec<Promoted> = diesel::sql_query(format!(
         "UPDATE {table} SET status = 'customer', version = version + 1, updated_at = now() \
-         WHERE id = $1 AND status = 'prospect' \
-         AND EXISTS (SELECT 1 FROM orders WHERE {col} = $1 AND status <> 'cancelled')"
+         WHERE id = ANY($1) AND status = 'prospect' \
+         AND EXISTS (SELECT 1 FROM orders WHERE {col} = {table}.id AND status <> 'cancelled') RETURNING id"
     ))
-    .bind::<SqlUuid, _>(id)
-    .execute(conn)
-    .map(|n| n > 0)
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)?;
+    Ok(promoted.into_iter().map(|p| p.id).collect())
 }
 
-#[derive(QueryableByName)]
-struct Spent {
-    #[diesel(sql_type = SqlUuid)]
-    owner_id: Uuid,
-    #[diesel(sql_type = BigInt)]
-    spent: i64,
-}
+/// The statuses of [`SALE_STATUSES_SQL`], for the query builder.
+const SALE_STATUSES: [&str; 3] = ["pending", "paid", "fulfilled"];
 
 /// The 12-month spend of several clients or contacts, in one query.
+///
+/// Built with the query builder, so diesel prepares it once per connection
+/// (a raw `sql_query` is parsed and planned by Postgres on every call); the
+/// few rows are summed here.
 pub fn spent_last_12m(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, i64>> {
+    use crate::db::schema::orders;
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let col = owner.column();
-    let rows: Vec<Spent> = diesel::sql_query(format!(
-        "SELECT {col} AS owner_id, sum(total_cents)::bigint AS spent FROM orders \
-         WHERE {col} = ANY($1) AND status IN {SALE_STATUSES_SQL} \
-         AND ordered_at >= now() - interval '12 months' GROUP BY {col}"
-    ))
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.owner_id, r.spent)).collect())
+    let since = Utc::now().checked_sub_months(Months::new(12)).unwrap_or_default();
+    let sales = orders::status.eq_any(SALE_STATUSES).and(orders::ordered_at.ge(since));
+    let rows: Vec<(Option<Uuid>, i64)> = match owner {
+        Owner::Client => orders::table
+            .filter(orders::client_id.eq_any(ids))
+            .filter(sales)
+            .select((orders::client_id, orders::total_cents))
+            .load(conn)?,
+        Owner::Contact => orders::table
+            .filter(orders::contact_id.eq_any(ids))
+            .filter(sales)
+            .select((orders::contact_id, orders::total_cents))
+            .load(conn)?,
+    };
+    let mut out = HashMap::new();
+    for (owner_id, total) in rows {
+        if let Some(id) = owner_id {
+            *out.entry(id).or_insert(0i64) += total;
+        }
+    }
+    Ok(out)
 }

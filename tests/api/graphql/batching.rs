@@ -47,6 +47,7 @@ async fn statements_for(clients: usize, contacts: usize) -> (usize, usize) {
         .test_on_check_out(false)
         .connection_customizer(Box::new(counter.clone()))
         .build_unchecked(ConnectionManager::<PgConnection>::new(&app.db.url));
+    let pool = clientele::db::DbPool::new(pool, std::time::Duration::from_secs(5));
     let schema = clientele::graphql::schema(pool, test_key(), false, &GraphqlConfig::default());
     // Warm the pool, then count one run.
     exec_on(&schema, "admin", NESTED, json!({})).await;
