@@ -137,12 +137,14 @@ fn ensure_seed(db: &str, scale: Scale) {
     let digest = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&sql)[..8]);
     let exists = psql("postgres", &format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"));
     if exists.trim() == "1" {
-        let seeded = psql(
-            db,
-            "SELECT coalesce((SELECT clients || ',' || contacts || ',' || orders || ',' || digest FROM bench_seed), '') \
-             WHERE to_regclass('bench_seed') IS NOT NULL",
-        );
-        if seeded.trim() == format!("{},{},{},{digest}", scale.clients, scale.contacts, scale.orders) {
+        let seeded = psql(db, "SELECT to_regclass('bench_seed') IS NOT NULL");
+        let seeded: Value = if seeded.trim() == "t" {
+            serde_json::from_str(psql(db, "SELECT row_to_json(b) FROM bench_seed b").trim()).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        let want = json!({"clients": scale.clients, "contacts": scale.contacts, "orders": scale.orders, "digest": digest});
+        if ["clients", "contacts", "orders", "digest"].iter().all(|k| seeded[k] == want[k]) {
             eprintln!("seed: {db} already holds the seed, kept");
             return;
         }
