@@ -143,7 +143,8 @@ fn ensure_seed(db: &str, scale: Scale) {
         } else {
             Value::Null
         };
-        let want = json!({"clients": scale.clients, "contacts": scale.contacts, "orders": scale.orders, "digest": digest});
+        let want =
+            json!({"clients": scale.clients, "contacts": scale.contacts, "orders": scale.orders, "digest": digest});
         if ["clients", "contacts", "orders", "digest"].iter().all(|k| seeded[k] == want[k]) {
             eprintln!("seed: {db} already holds the seed, kept");
             return;
@@ -291,7 +292,8 @@ fn scenarios(db: &str, s: Scale) -> Vec<Scenario> {
     let mut out = Vec::new();
     let mut each = |n: usize, f: &mut dyn FnMut(&mut Rng) -> String| (0..n).map(|_| f(&mut rng)).collect::<Vec<_>>();
 
-    let get_contact = each(REQUESTS, &mut |r| line("GET", &format!("/v1/contacts/{}", id(2, r.upto(s.contacts))), None));
+    let get_contact =
+        each(REQUESTS, &mut |r| line("GET", &format!("/v1/contacts/{}", id(2, r.upto(s.contacts))), None));
     // Cursors of random contacts, as the previous page would have returned them.
     let picks = each(2_000, &mut |r| format!("'{}'", id(2, r.upto(s.contacts))));
     let rows = psql(
@@ -310,9 +312,8 @@ fn scenarios(db: &str, s: Scale) -> Vec<Scenario> {
         })
         .collect();
     let get_client = each(REQUESTS, &mut |r| line("GET", &format!("/v1/clients/{}", id(1, r.upto(s.clients))), None));
-    let contact_orders = each(REQUESTS, &mut |r| {
-        line("GET", &format!("/v1/contacts/{}/orders", id(2, r.upto(s.customers()))), None)
-    });
+    let contact_orders =
+        each(REQUESTS, &mut |r| line("GET", &format!("/v1/contacts/{}/orders", id(2, r.upto(s.customers()))), None));
     let graphql = each(REQUESTS, &mut |r| {
         let body = json!({"query": GRAPHQL_CONTACT_ORDERS, "variables": {"id": id(2, r.upto(s.customers()))}});
         line("POST", "/graphql", Some(&body))
@@ -568,7 +569,8 @@ fn verdicts(rows: &[Row], startup: Duration) -> String {
         }
     }
     let ms = startup.as_secs_f64() * 1000.0;
-    let _ = writeln!(v, "- startup to ready: {ms:.0} ms (target ≤ 1,000 ms){}", if ms > 1000.0 { ": missed" } else { "" });
+    let _ =
+        writeln!(v, "- startup to ready: {ms:.0} ms (target ≤ 1,000 ms){}", if ms > 1000.0 { ": missed" } else { "" });
     v
 }
 

@@ -77,7 +77,10 @@ pub fn change_many(conn: &mut PgConnection, actor: &Actor, changes: Vec<Change>)
     audit::record_many(
         conn,
         actor,
-        changes.iter().map(|c| (c.kind.as_str(), c.resource_type.as_str(), c.resource_id.clone(), c.fields.clone())).collect(),
+        changes
+            .iter()
+            .map(|c| (c.kind.as_str(), c.resource_type.as_str(), c.resource_id.clone(), c.fields.clone()))
+            .collect(),
     )
 }
 

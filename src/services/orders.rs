@@ -549,10 +549,7 @@ fn update_rows(
     .bind::<Array<Timestamptz>, _>(&ats)
     .load(conn)?;
     let mut by_id: HashMap<Uuid, Order> = rows.into_iter().map(|r| (r.id, r)).collect();
-    Ok(updates
-        .iter()
-        .filter_map(|(i, id, _, fields)| by_id.remove(id).map(|row| (*i, row, fields.clone())))
-        .collect())
+    Ok(updates.iter().filter_map(|(i, id, _, fields)| by_id.remove(id).map(|row| (*i, row, fields.clone()))).collect())
 }
 
 /// Moves the buyers' `last_interaction_at` forward, locking them in id order.
