@@ -92,7 +92,7 @@ impl Scale {
         (m - 1) % self.customers() + 1
     }
     fn client_of_contact(&self, c: u64) -> Option<u64> {
-        (c % 10 != 0).then(|| (c - 1) % self.clients + 1)
+        (!c.is_multiple_of(10)).then(|| (c - 1) % self.clients + 1)
     }
 }
 
