@@ -419,40 +419,8 @@ fn wrk(addr: &str, token: &str, file: &Path, conns: u32, seconds: u64) -> WrkRes
     }
 }
 
-/// bench/sql/<name>.sql with its `-- repeat N` ... `-- end` blocks written
-/// out (`{j}` is the repetition), into bench/data/sql.
-fn ceiling_script(name: &str) -> PathBuf {
-    let src = std::fs::read_to_string(format!("{ROOT}/bench/sql/{name}.sql")).expect("bench/sql/<scenario>.sql");
-    let mut out = String::new();
-    let mut block: Option<(usize, Vec<&str>)> = None;
-    for l in src.lines() {
-        if let Some(n) = l.strip_prefix("-- repeat ") {
-            block = Some((n.trim().parse().expect("-- repeat N"), Vec::new()));
-        } else if l == "-- end" {
-            let (n, lines) = block.take().expect("-- end after -- repeat");
-            for j in 0..n {
-                for b in &lines {
-                    out.push_str(&b.replace("{j}", &j.to_string()));
-                    out.push('\n');
-                }
-            }
-        } else if let Some((_, lines)) = block.as_mut() {
-            lines.push(l);
-        } else {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    let dir = PathBuf::from(format!("{ROOT}/bench/data/sql"));
-    std::fs::create_dir_all(&dir).expect("bench/data/sql");
-    let path = dir.join(format!("{name}.sql"));
-    std::fs::write(&path, out).expect("write the ceiling script");
-    path
-}
-
 /// pgbench's transactions per second with the scenario's SQL.
 fn pgbench(db: &str, s: Scale, name: &str, conns: u32, seconds: u64) -> (f64, u64) {
-    let script = ceiling_script(name);
     let out = Command::new("pgbench")
         .args(["-n", "-M", "prepared", "--max-tries", "5", "-h", "127.0.0.1", "-U", "postgres"])
         .args(["-c", &conns.to_string(), "-j", "2", "-T", &seconds.to_string()])
@@ -460,9 +428,7 @@ fn pgbench(db: &str, s: Scale, name: &str, conns: u32, seconds: u64) -> (f64, u6
         .args(["-D", &format!("contacts={}", s.contacts)])
         .args(["-D", &format!("customers={}", s.customers())])
         .args(["-D", &format!("orders={}", s.orders)])
-        .arg("-f")
-        .arg(&script)
-        .arg(db)
+        .args(["-f", &format!("{ROOT}/bench/sql/{name}.sql"), db])
         .output()
         .expect("run pgbench");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,7 +1,7 @@
 //! Orders: creation, upsert by `(source, external_id)`, batch upsert,
 //! customer matching by email, stats and prospect→customer promotion.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -271,8 +271,10 @@ pub enum Outcome {
 }
 
 /// Matches the customer to a contact (creating it under `contract`), and
-/// fills `client_id` from the contact when absent.
-fn resolve(conn: &mut PgConnection, actor: &Actor, draft: &mut Draft) -> Result<(), AppError> {
+/// fills `client_id` from the contact when absent. Returns the change of a
+/// created contact, for the caller to record with the others at the end.
+fn resolve(conn: &mut PgConnection, draft: &mut Draft) -> Result<Option<events::Change>, AppError> {
+    let mut created_change = None;
     if let Some(c) = draft.customer.take() {
         let contact = match contact_model::find_by_email(conn, c.email.as_str())? {
             Some(found) => found,
@@ -294,8 +296,13 @@ fn resolve(conn: &mut PgConnection, actor: &Actor, draft: &mut Draft) -> Result<
                 };
                 let created = super::contacts::insert(conn, &write)?;
                 let out = super::contacts::out(conn, created.clone())?;
-                let fields = audit::set_fields(&to_doc(&write));
-                events::change(conn, actor, "contact.created", "contact", created.id, fields, Some(to_doc(&out)))?;
+                created_change = Some(events::Change {
+                    kind: "contact.created".into(),
+                    resource_type: "contact".into(),
+                    resource_id: created.id.to_string(),
+                    fields: audit::set_fields(&to_doc(&write)),
+                    data: Some(to_doc(&out)),
+                });
                 created
             }
         };
@@ -308,7 +315,7 @@ fn resolve(conn: &mut PgConnection, actor: &Actor, draft: &mut Draft) -> Result<
             .ok_or_else(|| AppError::field("contact_id", "not_found", "the referenced resource does not exist"))?;
         draft.write.client_id = contact.client_id;
     }
-    Ok(())
+    Ok(created_change)
 }
 
 fn owners(o: &OrderWrite) -> Vec<(Owner, Uuid)> {
@@ -343,14 +350,14 @@ struct Saved {
 fn write_all(
     conn: &mut PgConnection,
     actor: &Actor,
-    items: Vec<(Option<Order>, Draft)>,
+    mut items: Vec<(Option<Order>, Draft)>,
 ) -> Result<Vec<Saved>, (usize, AppError)> {
-    let many = items.len() > 1;
-    let mut items = items;
+    // Contacts created for customers are recorded first, with the rest.
+    let mut changes = Vec::new();
     for (i, (_, draft)) in items.iter_mut().enumerate() {
-        resolve(conn, actor, draft).map_err(|e| (i, e))?;
+        changes.extend(resolve(conn, draft).map_err(|e| (i, e))?);
     }
-    if many {
+    if items.len() > 1 {
         check_references(conn, &items)?;
     }
     let old_ids: Vec<Uuid> = items.iter().filter_map(|(o, _)| o.as_ref().map(|o| o.id)).collect();
@@ -410,7 +417,8 @@ fn write_all(
         out.push(None);
     }
 
-    let mut rows: HashMap<usize, (Order, Outcome, Vec<String>)> = HashMap::new();
+    // Written rows by the index of their order, iterated in that order.
+    let mut rows: BTreeMap<usize, (Order, Outcome, Vec<String>)> = BTreeMap::new();
     // 10 parameters a row.
     for chunk in inserts.chunks(5_000) {
         let values: Vec<_> = chunk.iter().map(|(_, id, w)| (orders::id.eq(*id), w.clone())).collect();
@@ -438,11 +446,7 @@ fn write_all(
         }
     }
     touch_contacts(conn, latest).map_err(|e| (NO_INDEX, e.into()))?;
-    let mut changes = Vec::with_capacity(rows.len());
-    let mut indexes: Vec<usize> = rows.keys().copied().collect();
-    indexes.sort_unstable();
-    for i in indexes {
-        let (row, outcome, fields) = rows.remove(&i).expect("written");
+    for (i, (row, outcome, fields)) in rows {
         let lines = std::mem::take(&mut lines_by_index[i]);
         let action = if outcome == Outcome::Created { "order.created" } else { "order.updated" };
         changes.push(events::Change {
@@ -586,20 +590,26 @@ fn refresh_all(
     let mut changes = Vec::new();
     for (kind, owner, name) in [(0u8, Owner::Client, "client"), (1, Owner::Contact, "contact")] {
         let ids: Vec<Uuid> = unique.iter().filter(|(k, _)| *k == kind).map(|(_, id)| *id).collect();
-        for id in stats::refresh_many(conn, owner, &ids)? {
-            let data = match owner {
-                Owner::Client => super::clients::out_by_id(conn, id)?.map(|o| to_doc(&o)),
-                Owner::Contact => crate::models::contact::find(conn, id, false)?
-                    .map(|c| super::contacts::out(conn, c))
-                    .transpose()?
-                    .map(|o| to_doc(&o)),
-            };
+        let promoted = stats::refresh_many(conn, owner, &ids)?;
+        if promoted.is_empty() {
+            continue;
+        }
+        // The promoted rows as the API returns them, in one query per kind.
+        let mut docs: HashMap<Uuid, Value> = match owner {
+            Owner::Client => {
+                super::related::clients_out(conn, &promoted)?.into_iter().map(|(id, o)| (id, to_doc(&o))).collect()
+            }
+            Owner::Contact => {
+                super::related::contacts_out(conn, &promoted)?.into_iter().map(|(id, o)| (id, to_doc(&o))).collect()
+            }
+        };
+        for id in promoted {
             changes.push(events::Change {
                 kind: format!("{name}.updated"),
                 resource_type: name.into(),
                 resource_id: id.to_string(),
                 fields: vec!["status".into()],
-                data,
+                data: docs.remove(&id),
             });
         }
     }

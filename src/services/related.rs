@@ -118,6 +118,11 @@ pub fn clients_by_ids(
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, ClientOut>, AppError> {
     actor.require(Scope::ClientsRead)?;
+    clients_out(conn, ids)
+}
+
+/// [`clients_by_ids`] without the scope check, for answers the caller already may give.
+pub(crate) fn clients_out(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, ClientOut>, AppError> {
     let rows: Vec<Client> = clients::table.filter(clients::id.eq_any(ids)).select(Client::as_select()).load(conn)?;
     let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let spent = stats::spent_last_12m(conn, Owner::Client, &found)?;
@@ -137,6 +142,11 @@ pub fn contacts_by_ids(
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, ContactOut>, AppError> {
     actor.require(Scope::ContactsRead)?;
+    contacts_out(conn, ids)
+}
+
+/// [`contacts_by_ids`] without the scope check, for answers the caller already may give.
+pub(crate) fn contacts_out(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, ContactOut>, AppError> {
     let rows: Vec<Contact> =
         contacts::table.filter(contacts::id.eq_any(ids)).select(Contact::as_select()).load(conn)?;
     let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
