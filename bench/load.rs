@@ -410,11 +410,13 @@ fn wrk(addr: &str, token: &str, file: &Path, conns: u32, seconds: u64) -> WrkRes
     };
     let v: Value = serde_json::from_str(json).expect("wrk's JSON line");
     let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let errors = n("connect") + n("read") + n("write") + n("status") + n("timeout");
     WrkResult {
-        rps: n("requests") as f64 / (n("duration_us") as f64 / 1e6),
+        // Only answered 2xx/3xx requests count: a fast 503 is not throughput.
+        rps: n("requests").saturating_sub(errors) as f64 / (n("duration_us") as f64 / 1e6),
         p50_ms: n("p50_us") as f64 / 1000.0,
         p99_ms: n("p99_us") as f64 / 1000.0,
-        errors: n("connect") + n("read") + n("write") + n("status") + n("timeout"),
+        errors,
         requests: n("requests"),
     }
 }
@@ -535,8 +537,12 @@ fn verdicts(rows: &[Row], startup: Duration) -> String {
         }
     }
     let ms = startup.as_secs_f64() * 1000.0;
-    let _ =
-        writeln!(v, "- startup to ready: {ms:.0} ms (target ≤ 1,000 ms){}", if ms > 1000.0 { ": missed" } else { "" });
+    if ms > 1000.0 {
+        let _ = writeln!(v, "- startup to ready: {ms:.0} ms > 1,000 ms");
+    }
+    if v.is_empty() {
+        v.push_str("- none\n");
+    }
     v
 }
 
@@ -618,7 +624,8 @@ fn main() {
         "- data: {} clients, {} contacts, {} orders; {} s per measurement; wrk and pgbench with 2 threads",
         scale.clients, scale.contacts, scale.orders, o.duration
     );
-    let _ = writeln!(body, "- startup to ready on the migrated database: {:.0} ms\n", startup.as_secs_f64() * 1000.0);
+    let _ = writeln!(body, "- startup to ready on the migrated database: {:.0} ms", startup.as_secs_f64() * 1000.0);
+    let _ = writeln!(body, "- req/s counts successful answers only; errors are timeouts and non-2xx answers\n");
     body.push_str(&table(&rows, &all));
     let _ = writeln!(body, "\nTargets missed in this run:\n");
     body.push_str(&verdicts(&rows, startup));
