@@ -76,8 +76,8 @@ fn seed(conn: &mut PgConnection, orders: i64, n: usize) -> Uuid {
     .bind::<SqlUuid, _>(contact)
     .execute(conn)
     .unwrap();
-    stats::refresh_many(conn, stats::Owner::Client, &[client]).unwrap();
-    stats::refresh_many(conn, stats::Owner::Contact, &[contact]).unwrap();
+    stats::recompute_many(conn, stats::Owner::Client, &[client]).unwrap();
+    stats::recompute_many(conn, stats::Owner::Contact, &[contact]).unwrap();
     conn.batch_execute("ANALYZE").unwrap();
     contact
 }

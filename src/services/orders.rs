@@ -12,7 +12,6 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::audit;
-use super::contacts::touch_last_interaction;
 use super::events;
 use super::stats::{self, Owner};
 use super::to_doc;
@@ -318,17 +317,6 @@ fn resolve(conn: &mut PgConnection, draft: &mut Draft) -> Result<Option<events::
     Ok(created_change)
 }
 
-fn owners(o: &OrderWrite) -> Vec<(Owner, Uuid)> {
-    let mut v = Vec::new();
-    if let Some(c) = o.client_id {
-        v.push((Owner::Client, c));
-    }
-    if let Some(c) = o.contact_id {
-        v.push((Owner::Contact, c));
-    }
-    v
-}
-
 /// The index of an error [`write_all`] cannot pin on one order.
 const NO_INDEX: usize = usize::MAX;
 
@@ -373,7 +361,7 @@ fn write_all(
     let mut inserts: Vec<(usize, Uuid, OrderWrite)> = Vec::new();
     let mut updates: Vec<(usize, Uuid, OrderWrite, Vec<String>)> = Vec::new();
     let mut new_lines: Vec<OrderLine> = Vec::new();
-    let mut touched: Vec<(Owner, Uuid)> = Vec::new();
+    let mut old_sales: HashMap<usize, stats::Sale> = HashMap::new();
     let mut lines_by_index: Vec<Vec<OrderLine>> = Vec::with_capacity(items.len());
     for (i, (existing, draft)) in items.into_iter().enumerate() {
         let id = existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id);
@@ -403,12 +391,10 @@ fn write_all(
                 if before != lines {
                     fields.push("lines".into());
                 }
-                touched.extend(owners(&old_write));
-                touched.extend(owners(&draft.write));
+                old_sales.insert(i, sale(&old));
                 updates.push((i, id, draft.write, fields));
             }
             None => {
-                touched.extend(owners(&draft.write));
                 inserts.push((i, id, draft.write));
             }
         }
@@ -437,15 +423,14 @@ fn write_all(
     let changed: Vec<Uuid> = updates.iter().map(|(_, id, ..)| *id).collect();
     model::replace_lines(conn, &changed, &new_lines).map_err(|e| (NO_INDEX, e.into()))?;
 
-    // The retention clock of each buyer moves to its latest order.
-    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-    for (row, ..) in rows.values() {
+    // The buyers' stats move, and their retention clock to their latest order.
+    let mut stats = stats::StatsChanges::default();
+    for (i, (row, ..)) in &rows {
+        stats.order(old_sales.get(i), Some(&sale(row)));
         if let Some(c) = row.contact_id {
-            let at = latest.entry(c).or_insert(row.ordered_at);
-            *at = (*at).max(row.ordered_at);
+            stats.touch(c, row.ordered_at);
         }
     }
-    touch_contacts(conn, latest).map_err(|e| (NO_INDEX, e.into()))?;
     for (i, (row, outcome, fields)) in rows {
         let lines = std::mem::take(&mut lines_by_index[i]);
         let action = if outcome == Outcome::Created { "order.created" } else { "order.updated" };
@@ -458,7 +443,7 @@ fn write_all(
         });
         out[i] = Some(Saved { row, lines, outcome });
     }
-    changes.extend(refresh_all(conn, touched).map_err(|e| (NO_INDEX, e))?);
+    changes.extend(apply_stats(conn, stats).map_err(|e| (NO_INDEX, e))?);
     events::change_many(conn, actor, changes).map_err(|e| (NO_INDEX, e.into()))?;
     Ok(out.into_iter().map(|s| s.expect("every order is saved")).collect())
 }
@@ -556,41 +541,28 @@ fn update_rows(
     Ok(updates.iter().filter_map(|(i, id, _, fields)| by_id.remove(id).map(|row| (*i, row, fields.clone()))).collect())
 }
 
-/// Moves the buyers' `last_interaction_at` forward, locking them in id order.
-fn touch_contacts(conn: &mut PgConnection, latest: HashMap<Uuid, DateTime<Utc>>) -> QueryResult<()> {
-    use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
-    let mut pairs: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
-    pairs.sort_unstable();
-    match pairs.as_slice() {
-        [] => Ok(()),
-        [(id, at)] => touch_last_interaction(conn, *id, *at).map(drop),
-        _ => {
-            let (ids, ats): (Vec<Uuid>, Vec<DateTime<Utc>>) = pairs.into_iter().unzip();
-            diesel::sql_query(
-                "UPDATE contacts c SET last_interaction_at = u.at, updated_at = now() \
-                 FROM (SELECT id, at FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at) ORDER BY id) u \
-                 WHERE c.id = u.id AND (c.last_interaction_at IS NULL OR c.last_interaction_at < u.at)",
-            )
-            .bind::<Array<SqlUuid>, _>(&ids)
-            .bind::<Array<Timestamptz>, _>(&ats)
-            .execute(conn)
-            .map(drop)
-        }
+/// How the stats see an order row.
+fn sale(o: &Order) -> stats::Sale {
+    stats::Sale {
+        order_id: o.id,
+        client_id: o.client_id,
+        contact_id: o.contact_id,
+        counted: stats::Sale::counts(&o.status),
+        total_cents: o.total_cents,
+        ordered_at: o.ordered_at,
     }
 }
 
-/// Refreshes the stats of the touched clients and contacts (two statements
-/// per kind) and returns the events of those promoted to customer.
-fn refresh_all(
-    conn: &mut PgConnection,
-    touched: impl IntoIterator<Item = (Owner, Uuid)>,
-) -> Result<Vec<events::Change>, AppError> {
-    let unique: BTreeSet<(u8, Uuid)> =
-        touched.into_iter().map(|(o, id)| (matches!(o, Owner::Contact) as u8, id)).collect();
+/// Writes the stats changes of the transaction's orders (a few statements
+/// whatever their number) and returns the events of the clients and
+/// contacts promoted to customer.
+fn apply_stats(conn: &mut PgConnection, stats: stats::StatsChanges) -> Result<Vec<events::Change>, AppError> {
     let mut changes = Vec::new();
-    for (kind, owner, name) in [(0u8, Owner::Client, "client"), (1, Owner::Contact, "contact")] {
-        let ids: Vec<Uuid> = unique.iter().filter(|(k, _)| *k == kind).map(|(_, id)| *id).collect();
-        let promoted = stats::refresh_many(conn, owner, &ids)?;
+    for (owner, promoted) in stats.apply(conn)? {
+        let name = match owner {
+            Owner::Client => "client",
+            Owner::Contact => "contact",
+        };
         if promoted.is_empty() {
             continue;
         }
@@ -728,7 +700,9 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Preconditi
             fields: vec![],
             data: None,
         }];
-        changes.extend(refresh_all(conn, owners(&OrderWrite::from(&row)))?);
+        let mut stats = stats::StatsChanges::default();
+        stats.order(Some(&sale(&row)), None);
+        changes.extend(apply_stats(conn, stats)?);
         Ok(events::change_many(conn, actor, changes)?)
     })
 }

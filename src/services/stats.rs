@@ -7,7 +7,7 @@
 //! every order write; `spent_last_12m_cents` moves with the clock, so it is
 //! computed when read, one grouped query per page.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Months, Utc};
 use diesel::prelude::*;
@@ -70,13 +70,212 @@ impl Owner {
     }
 }
 
-/// Recomputes the stored stats of clients or contacts (one statement for
-/// any number of them, rows locked in id order), and promotes to customer the
-/// prospects among them that have an order that is not cancelled. Returns the
-/// promoted ids.
-pub fn refresh_many(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
-    if ids.is_empty() {
+/// One order as the stats see it: who bought, whether it counts, when, how much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sale {
+    pub order_id: Uuid,
+    pub client_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    /// Whether its status is a sale ([`SALE_STATUSES_SQL`]).
+    pub counted: bool,
+    pub total_cents: i64,
+    pub ordered_at: DateTime<Utc>,
+}
+
+impl Sale {
+    /// Whether an order status counts as a sale.
+    pub fn counts(status: &str) -> bool {
+        SALE_STATUSES.contains(&status)
+    }
+
+    fn owners(&self) -> impl Iterator<Item = (Owner, Uuid)> {
+        [(Owner::Client, self.client_id), (Owner::Contact, self.contact_id)]
+            .into_iter()
+            .filter_map(|(o, id)| id.map(|id| (o, id)))
+    }
+}
+
+/// What a set of order writes changes in one owner's stats.
+#[derive(Debug, Default, Clone)]
+struct Delta {
+    count: i64,
+    total: i64,
+    /// Earliest and latest `ordered_at` of the counted orders added…
+    add_first: Option<DateTime<Utc>>,
+    /// …the latest with its id and total (the order that may become the last)…
+    add_last: Option<(DateTime<Utc>, Uuid, i64)>,
+    /// …and of the counted orders taken away (their old state).
+    rem_first: Option<DateTime<Utc>>,
+    rem_last: Option<DateTime<Utc>>,
+    /// Contacts: the retention clock moves forward to this date.
+    touch: Option<DateTime<Utc>>,
+    /// Whether an order of this owner was written at all (promotion check).
+    written: bool,
+}
+
+/// The stats changes of one transaction's order writes, applied in one
+/// statement per kind of owner by [`StatsChanges::apply`].
+///
+/// Stored stats move by deltas instead of being recomputed from every order
+/// of the owner: a write to a client with 100,000 orders costs what a write
+/// to a new client does. The earliest, latest and last-total figures move
+/// by delta only when the orders taken away cannot have held them (their
+/// date lies strictly inside the stored range, or an added order supersedes
+/// them); otherwise that owner is recomputed from its orders, as before.
+/// Deltas apply to the row as locked at update time, so concurrent writers
+/// to one owner add up instead of overwriting each other's figures.
+#[derive(Debug, Default)]
+pub struct StatsChanges {
+    owners: BTreeMap<(u8, Uuid), Delta>,
+}
+
+fn key(owner: Owner, id: Uuid) -> (u8, Uuid) {
+    (matches!(owner, Owner::Contact) as u8, id)
+}
+
+impl StatsChanges {
+    /// Records that an order went from `old` to `new` (`None`: absent).
+    pub fn order(&mut self, old: Option<&Sale>, new: Option<&Sale>) {
+        if let (Some(o), Some(n)) = (old, new) {
+            // Same buyers, same counted sale: no figure moves.
+            if o == n {
+                return;
+            }
+        }
+        if let Some(o) = old {
+            for (owner, id) in o.owners() {
+                let d = self.owners.entry(key(owner, id)).or_default();
+                d.written = true;
+                if o.counted {
+                    d.count -= 1;
+                    d.total -= o.total_cents;
+                    d.rem_first = Some(d.rem_first.map_or(o.ordered_at, |f| f.min(o.ordered_at)));
+                    d.rem_last = Some(d.rem_last.map_or(o.ordered_at, |l| l.max(o.ordered_at)));
+                }
+            }
+        }
+        if let Some(n) = new {
+            for (owner, id) in n.owners() {
+                let d = self.owners.entry(key(owner, id)).or_default();
+                d.written = true;
+                if n.counted {
+                    d.count += 1;
+                    d.total += n.total_cents;
+                    d.add_first = Some(d.add_first.map_or(n.ordered_at, |f| f.min(n.ordered_at)));
+                    let candidate = (n.ordered_at, n.order_id, n.total_cents);
+                    d.add_last = Some(d.add_last.map_or(candidate, |l| l.max(candidate)));
+                }
+            }
+        }
+    }
+
+    /// Moves a buyer's `last_interaction_at` forward to `at`.
+    pub fn touch(&mut self, contact_id: Uuid, at: DateTime<Utc>) {
+        let d = self.owners.entry(key(Owner::Contact, contact_id)).or_default();
+        d.touch = Some(d.touch.map_or(at, |t| t.max(at)));
+    }
+
+    /// Writes the changes (rows locked in id order) and promotes to customer
+    /// the prospects among the owners written that have an order that is not
+    /// cancelled. Returns the promoted ids of each kind.
+    pub fn apply(self, conn: &mut PgConnection) -> QueryResult<[(Owner, Vec<Uuid>); 2]> {
+        let mut out = [(Owner::Client, Vec::new()), (Owner::Contact, Vec::new())];
+        for (kind, slot) in out.iter_mut().enumerate() {
+            let owner = slot.0;
+            let deltas: Vec<(Uuid, &Delta)> = self
+                .owners
+                .range((kind as u8, Uuid::nil())..=(kind as u8, Uuid::max()))
+                .map(|(k, d)| (k.1, d))
+                .collect();
+            let recompute = apply_deltas(conn, owner, &deltas)?;
+            recompute_many(conn, owner, &recompute)?;
+            let written: Vec<Uuid> = deltas.iter().filter(|(_, d)| d.written).map(|(id, _)| *id).collect();
+            slot.1 = promote(conn, owner, &written)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Applies the deltas in one statement; returns the owners whose earliest,
+/// latest or last-total figures a delta cannot give (to recompute).
+fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]) -> QueryResult<Vec<Uuid>> {
+    use diesel::sql_types::{BigInt, Bool, Nullable, Timestamptz};
+    let deltas: Vec<&(Uuid, &Delta)> = deltas
+        .iter()
+        .filter(|(_, d)| {
+            d.count != 0 || d.total != 0 || d.add_first.is_some() || d.rem_first.is_some() || d.touch.is_some()
+        })
+        .collect();
+    if deltas.is_empty() {
         return Ok(Vec::new());
+    }
+    let col = |f: fn(&Delta) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
+        deltas.iter().map(|(_, d)| f(d)).collect()
+    };
+    let ids: Vec<Uuid> = deltas.iter().map(|(id, _)| *id).collect();
+    let counts: Vec<i64> = deltas.iter().map(|(_, d)| d.count).collect();
+    let totals: Vec<i64> = deltas.iter().map(|(_, d)| d.total).collect();
+    let last_totals: Vec<Option<i64>> = deltas.iter().map(|(_, d)| d.add_last.map(|l| l.2)).collect();
+    // Whether deltas give the figures: the orders taken away held neither
+    // the earliest nor the latest date, or added orders supersede them. A tie
+    // on the latest date would need the order ids: recompute.
+    let safe = "((d.rem_first IS NULL OR d.rem_first > t.first_order_at OR d.add_first <= t.first_order_at) \
+                 AND (d.add_last > coalesce(t.last_order_at, '-infinity') \
+                      OR ((d.rem_last IS NULL OR d.rem_last < t.last_order_at) \
+                          AND (d.add_last IS NULL OR d.add_last < t.last_order_at))))";
+    let touch = match owner {
+        Owner::Client => "",
+        Owner::Contact => {
+            ", last_interaction_at = CASE WHEN d.touch > coalesce(t.last_interaction_at, '-infinity') \
+               THEN d.touch ELSE t.last_interaction_at END, \
+             updated_at = CASE WHEN d.touch > coalesce(t.last_interaction_at, '-infinity') \
+               THEN now() ELSE t.updated_at END"
+        }
+    };
+    let touch_needed = match owner {
+        Owner::Client => "false",
+        Owner::Contact => "d.touch > coalesce(t.last_interaction_at, '-infinity')",
+    };
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Bool)]
+        safe: bool,
+    }
+    let applied: Vec<Applied> = diesel::sql_query(format!(
+        "UPDATE {table} t SET orders_count = t.orders_count + d.count, \
+           total_spent_cents = t.total_spent_cents + d.total, \
+           first_order_at = CASE WHEN {safe} THEN least(t.first_order_at, d.add_first) ELSE t.first_order_at END, \
+           last_order_at = CASE WHEN {safe} THEN greatest(t.last_order_at, d.add_last) ELSE t.last_order_at END, \
+           last_order_total_cents = CASE WHEN {safe} AND d.add_last > coalesce(t.last_order_at, '-infinity') \
+             THEN d.last_total ELSE t.last_order_total_cents END{touch} \
+         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], \
+                     $7::timestamptz[], $8::timestamptz[], $9::timestamptz[]) \
+              AS d(id, count, total, add_first, add_last, last_total, rem_first, rem_last, touch) \
+         WHERE t.id = d.id AND (d.count <> 0 OR d.total <> 0 OR d.add_first IS NOT NULL \
+                                OR d.rem_first IS NOT NULL OR {touch_needed}) \
+         RETURNING t.id, coalesce({safe}, false) AS safe",
+        table = owner.table()
+    ))
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&counts)
+    .bind::<Array<BigInt>, _>(&totals)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.add_first))
+    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.add_last.map(|l| l.0)))
+    .bind::<Array<Nullable<BigInt>>, _>(&last_totals)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.rem_first))
+    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.rem_last))
+    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.touch))
+    .load(conn)?;
+    Ok(applied.into_iter().filter(|a| !a.safe).map(|a| a.id).collect())
+}
+
+/// Recomputes the stored stats of clients or contacts from their orders (one
+/// statement for any number of them, rows locked in id order).
+pub fn recompute_many(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
     }
     let mut ids = ids.to_vec();
     ids.sort_unstable();
@@ -94,18 +293,28 @@ pub fn refresh_many(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> Quer
          WHERE t.id = ids.id"
     ))
     .bind::<Array<SqlUuid>, _>(&ids)
-    .execute(conn)?;
+    .execute(conn)
+    .map(drop)
+}
+
+/// Promotes to customer the prospects among `ids` that have an order that is
+/// not cancelled; returns them.
+fn promote(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     #[derive(QueryableByName)]
     struct Promoted {
         #[diesel(sql_type = SqlUuid)]
         id: Uuid,
     }
+    let (table, col) = (owner.table(), owner.column());
     let promoted: Vec<Promoted> = diesel::sql_query(format!(
         "UPDATE {table} SET status = 'customer', version = version + 1, updated_at = now() \
          WHERE id = ANY($1) AND status = 'prospect' \
          AND EXISTS (SELECT 1 FROM orders WHERE {col} = {table}.id AND status <> 'cancelled') RETURNING id"
     ))
-    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<SqlUuid>, _>(ids)
     .load(conn)?;
     Ok(promoted.into_iter().map(|p| p.id).collect())
 }

@@ -200,3 +200,122 @@ async fn batch_is_all_or_nothing_with_per_item_results() {
     let r = app.post("/v1/orders/batch", &t, json!({"orders": too_many})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Owners whose stored stats differ from the stats recomputed from their
+/// orders, with both versions.
+fn stats_drift(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Drift {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    let mut conn = app.db.conn();
+    let mut out = Vec::new();
+    for (table, col) in [("clients", "client_id"), ("contacts", "contact_id")] {
+        let rows: Vec<Drift> = diesel::sql_query(format!(
+            "SELECT format('{table} %s stored %s computed %s', t.id, \
+                    row(t.orders_count, t.total_spent_cents, t.first_order_at, t.last_order_at, t.last_order_total_cents), \
+                    row(s.n, s.total, s.first, s.last, s.last_total)) AS row \
+             FROM {table} t CROSS JOIN LATERAL ( \
+               SELECT count(*) AS n, coalesce(sum(total_cents), 0)::bigint AS total, min(ordered_at) AS first, \
+                      max(ordered_at) AS last, \
+                      (SELECT total_cents FROM orders WHERE {col} = t.id AND status IN ('pending', 'paid', 'fulfilled') \
+                       ORDER BY ordered_at DESC, id DESC LIMIT 1) AS last_total \
+               FROM orders WHERE {col} = t.id AND status IN ('pending', 'paid', 'fulfilled')) s \
+             WHERE (t.orders_count, t.total_spent_cents, t.first_order_at, t.last_order_at, t.last_order_total_cents) \
+                   IS DISTINCT FROM (s.n, s.total, s.first, s.last, s.last_total)"
+        ))
+        .load(&mut conn)
+        .unwrap();
+        out.extend(rows.into_iter().map(|d| d.row));
+    }
+    out
+}
+
+/// Stored stats move by deltas; any sequence of creates, upserts, batches,
+/// patches and deletes (moving orders between buyers, in and out of the
+/// counted statuses, on tied dates) must leave them equal to a recount.
+#[actix_web::test]
+async fn stored_stats_equal_a_recount_after_any_sequence_of_writes() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let mut clients = vec![Value::Null];
+    for name in ["North", "South"] {
+        clients.push(crate::clients::create_client(&app, json!({"name": name})).await["id"].clone());
+    }
+    let mut contacts = vec![Value::Null];
+    for i in 0..3 {
+        contacts.push(
+            crate::contacts::create_contact(&app, json!({"email": format!("p{i}@example.com")})).await["id"].clone(),
+        );
+    }
+    // A small linear congruential generator: the same sequence on every run.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let statuses = ["pending", "paid", "fulfilled", "cancelled", "refunded"];
+    let body = |next: &mut dyn FnMut(u64) -> u64| {
+        // An order names a client, a contact or both.
+        let client = next(3) as usize;
+        let contact = if client == 0 { 1 + next(3) as usize } else { next(4) as usize };
+        // Few dates, so that orders often tie on the latest one.
+        json!({"source": "shopify", "status": statuses[next(5) as usize], "currency": "EUR",
+               "total_cents": next(5000), "ordered_at": format!("2026-0{}-01T10:00:00Z", 1 + next(4)),
+               "client_id": clients[client], "contact_id": contacts[contact]})
+    };
+    let mut ids: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for step in 0..160 {
+        let ext = format!("s{}", next(10));
+        let what = next(10);
+        let r = match (what, ids.get(&ext)) {
+            (0..=3, _) => {
+                let n = 1 + next(4);
+                let mut orders = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for _ in 0..n {
+                    let e = format!("s{}", next(10));
+                    if seen.insert(e.clone()) {
+                        let mut o = body(&mut next);
+                        o["external_id"] = json!(e);
+                        orders.push((e, o));
+                    }
+                }
+                let r = app
+                    .post("/v1/orders/batch", &t, json!({"orders": orders.iter().map(|(_, o)| o).collect::<Vec<_>>()}))
+                    .await;
+                for ((e, _), item) in orders.iter().zip(r.body["data"].as_array().into_iter().flatten()) {
+                    ids.insert(e.clone(), item["id"].as_str().unwrap().to_owned());
+                }
+                r
+            }
+            (4..=6, _) => {
+                let r = app.put(&format!("/v1/orders/external/shopify/{ext}"), &t, body(&mut next)).await;
+                ids.insert(ext, r.body["id"].as_str().unwrap_or_default().to_owned());
+                r
+            }
+            (7, Some(id)) => {
+                let r = app.delete(&format!("/v1/orders/{id}"), &t).await;
+                ids.remove(&ext);
+                r
+            }
+            (_, Some(id)) => {
+                let full = body(&mut next);
+                let patch = match next(5) {
+                    0 => json!({"status": full["status"]}),
+                    1 => json!({"total_cents": full["total_cents"]}),
+                    2 => json!({"ordered_at": full["ordered_at"]}),
+                    3 => json!({"client_id": clients[1 + next(2) as usize]}),
+                    _ => json!({"contact_id": contacts[1 + next(3) as usize]}),
+                };
+                app.patch(&format!("/v1/orders/{id}"), &t, patch).await
+            }
+            _ => continue,
+        };
+        assert!(r.status.is_success(), "step {step}: {} {}", r.status, r.body);
+        let drift = stats_drift(&app);
+        assert!(drift.is_empty(), "step {step}: stored stats drifted:\n{}", drift.join("\n"));
+    }
+}
