@@ -124,6 +124,8 @@ fn main() {
         },
         pool_size: 16,
         pool_timeout: Duration::from_secs(5),
+        bulk_concurrency: 4,
+        bulk_timeout: Duration::from_secs(30),
         cors_origins: vec![],
         log_json: true,
         suppression_key: None,

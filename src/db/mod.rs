@@ -3,6 +3,7 @@
 
 pub mod schema;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -11,6 +12,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::Semaphore;
 
 use crate::error::AppError;
 
@@ -29,18 +31,55 @@ const MIGRATION_LOCK_KEY: i64 = 0x636c_6965_6e74; // "client"
 /// on the async side, and only a request holding a permit takes a blocking
 /// thread and a connection. Waiting longer than the pool timeout is a 503,
 /// as before.
+///
+/// Bulk writes (a batch of 1,000 orders runs for a large fraction of a
+/// second) first take a slot of a second, smaller FIFO lane: they queue for
+/// up to the bulk timeout instead of the pool timeout, and they never hold
+/// more than their slots' share of the connections, so interactive requests
+/// keep the rest of the pool.
 #[derive(Clone)]
 pub struct DbPool {
     pool: Pool<ConnectionManager<PgConnection>>,
-    gate: std::sync::Arc<tokio::sync::Semaphore>,
+    gate: Arc<Semaphore>,
     timeout: Duration,
+    bulk: Arc<Semaphore>,
+    bulk_timeout: Duration,
 }
 
+/// A place in the bulk lane, held until the bulk write is done.
+pub type BulkSlot = tokio::sync::OwnedSemaphorePermit;
+
 impl DbPool {
-    /// Gates an r2d2 pool (its size gives the number of permits).
+    /// Gates an r2d2 pool (its size gives the number of permits), with a
+    /// quarter of it (at least one connection) for bulk writes, which queue
+    /// for up to 30 s.
     pub fn new(pool: Pool<ConnectionManager<PgConnection>>, timeout: Duration) -> DbPool {
-        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        DbPool { pool, gate, timeout }
+        let size = pool.max_size();
+        DbPool {
+            pool,
+            gate: Arc::new(Semaphore::new(size as usize)),
+            timeout,
+            bulk: Arc::new(Semaphore::new((size / 4).max(1) as usize)),
+            bulk_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the bulk lane: how many bulk writes run at once, and how long one
+    /// waits for its turn before a 503.
+    pub fn with_bulk(mut self, slots: u32, timeout: Duration) -> DbPool {
+        self.bulk = Arc::new(Semaphore::new(slots.max(1) as usize));
+        self.bulk_timeout = timeout;
+        self
+    }
+}
+
+/// Waits, in arrival order, for a slot of the bulk lane (503 after the bulk
+/// timeout). Taken before reading a bulk body, so that queued requests hold
+/// no parsed body in memory.
+pub async fn bulk_slot(pool: &DbPool) -> Result<BulkSlot, AppError> {
+    match tokio::time::timeout(pool.bulk_timeout, pool.bulk.clone().acquire_owned()).await {
+        Ok(Ok(slot)) => Ok(slot),
+        _ => Err(AppError::Unavailable("timed out waiting for a bulk write slot".into())),
     }
 }
 

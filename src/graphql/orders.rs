@@ -240,7 +240,10 @@ impl OrderMutation {
         let items = orders.iter().map(to_map).collect::<Result<Vec<_>, _>>()?;
         let body = json!({ "orders": items });
         let body = body.as_object().cloned().unwrap_or_default();
+        // The bulk lane, as for `POST /v1/orders/batch`.
+        let slot = crate::db::bulk_slot(ctx.data::<crate::db::DbPool>()?).await?;
         let out = run(ctx, move |c, a| svc::batch(c, a, body)).await?;
+        drop(slot);
         Ok(Some(
             out.data
                 .into_iter()

@@ -50,27 +50,61 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AppError> {
     }
 }
 
+/// What can be refused from the headers alone: a media type other than
+/// JSON (415) or a declared length over `limit` (413).
+pub fn check_json_headers(req: &HttpRequest, limit: usize) -> Result<(), AppError> {
+    if !is_json(req) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    Ok(())
+}
+
 impl<const LIMIT: usize> FromRequest for JsonBody<LIMIT> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let checked = check_json_headers(req, LIMIT);
         let mut payload = payload.take();
         Box::pin(async move {
-            if !json {
-                return Err(AppError::UnsupportedMediaType);
-            }
-            if declared.is_some_and(|n| n > LIMIT) {
-                return Err(AppError::PayloadTooLarge(LIMIT));
-            }
+            checked?;
             let bytes = read_body(&mut payload, LIMIT).await?;
             parse_object(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// A JSON object body of a bulk write, read only once the request holds a
+/// slot of the pool's bulk lane ([`crate::db::bulk_slot`]): requests queued
+/// behind running batches hold no body in memory, only their socket.
+pub struct BulkJsonBody<const LIMIT: usize> {
+    /// The slot, to hold until the write is done.
+    pub slot: crate::db::BulkSlot,
+    /// The body.
+    pub body: Map<String, Value>,
+}
+
+impl<const LIMIT: usize> FromRequest for BulkJsonBody<LIMIT> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let checked = check_json_headers(req, LIMIT);
+        let state = req.app_data::<web::Data<crate::state::AppState>>().cloned();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let state = state.ok_or_else(|| AppError::Internal("no application state".into()))?;
+            let slot = crate::db::bulk_slot(&state.pool).await?;
+            let bytes = read_body(&mut payload, LIMIT).await?;
+            let body = parse_object(&bytes)?;
+            drop(bytes);
+            Ok(BulkJsonBody { slot, body })
         })
     }
 }

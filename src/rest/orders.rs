@@ -8,7 +8,7 @@ use super::{created, no_content, ok_versioned};
 use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
-use crate::http::extract::{BATCH_BODY_LIMIT, Filter, IfMatch, JsonBody};
+use crate::http::extract::{BATCH_BODY_LIMIT, BulkJsonBody, Filter, IfMatch, JsonBody};
 use crate::http::pagination::Page;
 use crate::services::orders::{self, BatchInput, BatchOut, OrderFilter, OrderInput, OrderOut, Outcome};
 use crate::state::AppState;
@@ -45,9 +45,11 @@ async fn create_order(state: web::Data<AppState>, actor: Actor, body: JsonBody) 
 async fn batch_orders(
     state: web::Data<AppState>,
     actor: Actor,
-    body: JsonBody<BATCH_BODY_LIMIT>,
+    body: BulkJsonBody<BATCH_BODY_LIMIT>,
 ) -> Result<HttpResponse, AppError> {
-    let out = db::run(&state.pool, move |c| orders::batch(c, &actor, body.0)).await?;
+    let BulkJsonBody { slot, body } = body;
+    let out = db::run(&state.pool, move |c| orders::batch(c, &actor, body)).await?;
+    drop(slot);
     Ok(HttpResponse::Ok().json(out))
 }
 

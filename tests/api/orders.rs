@@ -319,3 +319,34 @@ async fn stored_stats_equal_a_recount_after_any_sequence_of_writes() {
         assert!(drift.is_empty(), "step {step}: stored stats drifted:\n{}", drift.join("\n"));
     }
 }
+
+/// Batches queue in the bulk lane (one at a time in tests) instead of taking
+/// the whole pool: a batch waiting for its turn does not stop reads, and one
+/// that waits past the bulk timeout is a 503 with Retry-After.
+#[actix_web::test]
+async fn batches_queue_in_their_own_lane() {
+    let db = crate::helpers::db::TestDb::new();
+    let mut cfg = crate::helpers::config(&db.url);
+    cfg.bulk_timeout = std::time::Duration::from_millis(300);
+    let app = TestApp::with_state(db, clientele::state::AppState::new(cfg, crate::helpers::keys())).await;
+    let t = admin();
+
+    let running = clientele::db::bulk_slot(&app.state.pool).await.expect("the lane is free");
+    let r = app.post("/v1/orders/batch", &t, json!({"orders": [order("q1", 100)]})).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.body["type"], "/problems/unavailable");
+    // Interactive requests have the rest of the pool meanwhile.
+    assert_eq!(app.get("/v1/orders", &t).await.status, StatusCode::OK);
+    assert_eq!(app.post("/v1/orders", &t, order("q2", 100)).await.status, StatusCode::CREATED);
+
+    // Once the lane frees up within the timeout, the queued batch runs.
+    let queued = app.post("/v1/orders/batch", &t, json!({"orders": [order("q1", 100)]}));
+    let release = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(running);
+    };
+    let (r, ()) = futures_util::future::join(queued, release).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"][0]["result"], "created");
+}
