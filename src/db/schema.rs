@@ -51,6 +51,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        last_order_id -> Nullable<Uuid>,
     }
 }
 
@@ -94,6 +95,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         suppressed -> Bool,
+        last_order_id -> Nullable<Uuid>,
     }
 }
 

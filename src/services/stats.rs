@@ -104,9 +104,10 @@ struct Delta {
     add_first: Option<DateTime<Utc>>,
     /// …the latest with its id and total (the order that may become the last)…
     add_last: Option<(DateTime<Utc>, Uuid, i64)>,
-    /// …and of the counted orders taken away (their old state).
+    /// …and of the counted orders taken away (their old state): the
+    /// earliest date, and the latest date with its order id.
     rem_first: Option<DateTime<Utc>>,
-    rem_last: Option<DateTime<Utc>>,
+    rem_last: Option<(DateTime<Utc>, Uuid)>,
     /// Contacts: the retention clock moves forward to this date.
     touch: Option<DateTime<Utc>>,
     /// Whether an order of this owner was written at all (promotion check).
@@ -118,10 +119,12 @@ struct Delta {
 ///
 /// Stored stats move by deltas instead of being recomputed from every order
 /// of the owner: a write to a client with 100,000 orders costs what a write
-/// to a new client does. The earliest, latest and last-total figures move
-/// by delta only when the orders taken away cannot have held them (their
-/// date lies strictly inside the stored range, or an added order supersedes
-/// them); otherwise that owner is recomputed from its orders, as before.
+/// to a new client does. The last order is the greatest `(ordered_at, id)`,
+/// stored with its id (`last_order_id`). The earliest date, and the last
+/// order with its total, move by delta only when the orders taken away cannot
+/// have held them (the earliest date is not theirs, the last order is not
+/// one of them) or an added order supersedes them; otherwise that owner is
+/// recounted from its orders, as before.
 /// Deltas apply to the row as locked at update time, so concurrent writers
 /// to one owner add up instead of overwriting each other's figures.
 #[derive(Debug, Default)]
@@ -150,7 +153,8 @@ impl StatsChanges {
                     d.count -= 1;
                     d.total -= o.total_cents;
                     d.rem_first = Some(d.rem_first.map_or(o.ordered_at, |f| f.min(o.ordered_at)));
-                    d.rem_last = Some(d.rem_last.map_or(o.ordered_at, |l| l.max(o.ordered_at)));
+                    let candidate = (o.ordered_at, o.order_id);
+                    d.rem_last = Some(d.rem_last.map_or(candidate, |l| l.max(candidate)));
                 }
             }
         }
@@ -212,17 +216,26 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
     let col = |f: fn(&Delta) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
         deltas.iter().map(|(_, d)| f(d)).collect()
     };
+    let ids_of = |f: fn(&Delta) -> Option<Uuid>| -> Vec<Option<Uuid>> { deltas.iter().map(|(_, d)| f(d)).collect() };
     let ids: Vec<Uuid> = deltas.iter().map(|(id, _)| *id).collect();
     let counts: Vec<i64> = deltas.iter().map(|(_, d)| d.count).collect();
     let totals: Vec<i64> = deltas.iter().map(|(_, d)| d.total).collect();
     let last_totals: Vec<Option<i64>> = deltas.iter().map(|(_, d)| d.add_last.map(|l| l.2)).collect();
-    // Whether deltas give the figures: the orders taken away held neither
-    // the earliest nor the latest date, or added orders supersede them. A tie
-    // on the latest date would need the order ids: recompute.
-    let safe = "((d.rem_first IS NULL OR d.rem_first > t.first_order_at OR d.add_first <= t.first_order_at) \
-                 AND (d.add_last > coalesce(t.last_order_at, '-infinity') \
-                      OR ((d.rem_last IS NULL OR d.rem_last < t.last_order_at) \
-                          AND (d.add_last IS NULL OR d.add_last < t.last_order_at))))";
+    // Whether deltas give the figures: the earliest date is not (only) that
+    // of orders taken away, or an added order is as early; the last order is
+    // not one taken away, or an added order comes after it (or is it,
+    // rewritten). With no stored last order, any added one is newer;
+    // `last_order_id` NULL (rows older than it) with a tie on the date
+    // compares NULL: recount.
+    let newer = "(d.add_last, d.add_id) >= (coalesce(t.last_order_at, '-infinity'), \
+                 CASE WHEN t.last_order_at IS NULL THEN '00000000-0000-0000-0000-000000000000' \
+                 ELSE t.last_order_id END)";
+    let safe = format!(
+        "((d.rem_first IS NULL OR d.rem_first > t.first_order_at OR d.add_first <= t.first_order_at) \
+          AND ({newer} \
+               OR ((d.rem_last IS NULL OR (d.rem_last, d.rem_id) < (t.last_order_at, t.last_order_id)) \
+                   AND (d.add_last IS NULL OR (d.add_last, d.add_id) < (t.last_order_at, t.last_order_id)))))"
+    );
     let touch = match owner {
         Owner::Client => "",
         Owner::Contact => {
@@ -248,11 +261,11 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
            total_spent_cents = t.total_spent_cents + d.total, \
            first_order_at = CASE WHEN {safe} THEN least(t.first_order_at, d.add_first) ELSE t.first_order_at END, \
            last_order_at = CASE WHEN {safe} THEN greatest(t.last_order_at, d.add_last) ELSE t.last_order_at END, \
-           last_order_total_cents = CASE WHEN {safe} AND d.add_last > coalesce(t.last_order_at, '-infinity') \
-             THEN d.last_total ELSE t.last_order_total_cents END{touch} \
-         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], \
-                     $7::timestamptz[], $8::timestamptz[], $9::timestamptz[]) \
-              AS d(id, count, total, add_first, add_last, last_total, rem_first, rem_last, touch) \
+           last_order_total_cents = CASE WHEN {safe} AND {newer} THEN d.last_total ELSE t.last_order_total_cents END, \
+           last_order_id = CASE WHEN {safe} AND {newer} THEN d.add_id ELSE t.last_order_id END{touch} \
+         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::uuid[], \
+                     $7::bigint[], $8::timestamptz[], $9::timestamptz[], $10::uuid[], $11::timestamptz[]) \
+              AS d(id, count, total, add_first, add_last, add_id, last_total, rem_first, rem_last, rem_id, touch) \
          WHERE t.id = d.id AND (d.count <> 0 OR d.total <> 0 OR d.add_first IS NOT NULL \
                                 OR d.rem_first IS NOT NULL OR {touch_needed}) \
          RETURNING t.id, coalesce({safe}, false) AS safe",
@@ -263,9 +276,11 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
     .bind::<Array<BigInt>, _>(&totals)
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.add_first))
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.add_last.map(|l| l.0)))
+    .bind::<Array<Nullable<SqlUuid>>, _>(&ids_of(|d| d.add_last.map(|l| l.1)))
     .bind::<Array<Nullable<BigInt>>, _>(&last_totals)
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.rem_first))
-    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.rem_last))
+    .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.rem_last.map(|l| l.0)))
+    .bind::<Array<Nullable<SqlUuid>>, _>(&ids_of(|d| d.rem_last.map(|l| l.1)))
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.touch))
     .load(conn)?;
     Ok(applied.into_iter().filter(|a| !a.safe).map(|a| a.id).collect())
@@ -283,13 +298,13 @@ pub fn recompute_many(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> Qu
     let (table, col) = (owner.table(), owner.column());
     diesel::sql_query(format!(
         "UPDATE {table} t SET orders_count = s.n, total_spent_cents = s.total, first_order_at = s.first, \
-         last_order_at = s.last, last_order_total_cents = s.last_total \
+         last_order_at = s.last, last_order_total_cents = l.total_cents, last_order_id = l.id \
          FROM unnest($1::uuid[]) AS ids(id) CROSS JOIN LATERAL ( \
            SELECT count(*) AS n, coalesce(sum(total_cents), 0)::bigint AS total, min(ordered_at) AS first, \
-                  max(ordered_at) AS last, \
-                  (SELECT total_cents FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL} \
-                   ORDER BY ordered_at DESC, id DESC LIMIT 1) AS last_total \
+                  max(ordered_at) AS last \
            FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL}) s \
+         LEFT JOIN LATERAL (SELECT id, total_cents FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL} \
+                            ORDER BY ordered_at DESC, id DESC LIMIT 1) l ON true \
          WHERE t.id = ids.id"
     ))
     .bind::<Array<SqlUuid>, _>(&ids)

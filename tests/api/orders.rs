@@ -215,16 +215,19 @@ fn stats_drift(app: &TestApp) -> Vec<String> {
     for (table, col) in [("clients", "client_id"), ("contacts", "contact_id")] {
         let rows: Vec<Drift> = diesel::sql_query(format!(
             "SELECT format('{table} %s stored %s computed %s', t.id, \
-                    row(t.orders_count, t.total_spent_cents, t.first_order_at, t.last_order_at, t.last_order_total_cents), \
-                    row(s.n, s.total, s.first, s.last, s.last_total)) AS row \
+                    row(t.orders_count, t.total_spent_cents, t.first_order_at, t.last_order_at, t.last_order_total_cents, \
+                        t.last_order_id), \
+                    row(s.n, s.total, s.first, s.last, l.total_cents, l.id)) AS row \
              FROM {table} t CROSS JOIN LATERAL ( \
                SELECT count(*) AS n, coalesce(sum(total_cents), 0)::bigint AS total, min(ordered_at) AS first, \
-                      max(ordered_at) AS last, \
-                      (SELECT total_cents FROM orders WHERE {col} = t.id AND status IN ('pending', 'paid', 'fulfilled') \
-                       ORDER BY ordered_at DESC, id DESC LIMIT 1) AS last_total \
+                      max(ordered_at) AS last \
                FROM orders WHERE {col} = t.id AND status IN ('pending', 'paid', 'fulfilled')) s \
-             WHERE (t.orders_count, t.total_spent_cents, t.first_order_at, t.last_order_at, t.last_order_total_cents) \
-                   IS DISTINCT FROM (s.n, s.total, s.first, s.last, s.last_total)"
+             LEFT JOIN LATERAL (SELECT id, total_cents FROM orders \
+                                WHERE {col} = t.id AND status IN ('pending', 'paid', 'fulfilled') \
+                                ORDER BY ordered_at DESC, id DESC LIMIT 1) l ON true \
+             WHERE (t.orders_count, t.total_spent_cents, t.first_order_at, t.last_order_at, t.last_order_total_cents, \
+                    t.last_order_id) \
+                   IS DISTINCT FROM (s.n, s.total, s.first, s.last, l.total_cents, l.id)"
         ))
         .load(&mut conn)
         .unwrap();
