@@ -66,6 +66,7 @@ SELECT kind, n, count(*) FILTER (WHERE sale) AS cnt,
        min(ordered_at) FILTER (WHERE sale) AS first_at,
        max(ordered_at) FILTER (WHERE sale) AS last_at,
        (array_agg(total ORDER BY ordered_at DESC, m DESC) FILTER (WHERE sale))[1] AS last_total,
+       (array_agg(m ORDER BY ordered_at DESC, m DESC) FILTER (WHERE sale))[1] AS last_m,
        bool_or(status <> 'cancelled') AS customer
 FROM (SELECT 1 AS kind, client_n AS n, total, ordered_at, m, status,
              status IN ('pending', 'paid', 'fulfilled') AS sale FROM bench_orders WHERE client_n IS NOT NULL
@@ -77,7 +78,7 @@ CREATE INDEX ON bench_stats (kind, n);
 
 INSERT INTO clients (id, name, status, siren, naf_code, sector, employee_count, annual_revenue_cents, currency,
                      website, billing_address, acquisition_channel, owner, tags, orders_count, total_spent_cents,
-                     first_order_at, last_order_at, last_order_total_cents, created_at, updated_at)
+                     first_order_at, last_order_at, last_order_total_cents, last_order_id, created_at, updated_at)
 SELECT bench_id(1, k), 'Company ' || k || ' SAS',
        CASE WHEN s.customer THEN 'customer' ELSE 'prospect' END,
        bench_siren(10000000 + k),
@@ -90,7 +91,7 @@ SELECT bench_id(1, k), 'Company ' || k || ' SAS',
        (ARRAY['web', 'referral', 'event', 'outbound'])[k % 4 + 1],
        'sales' || (k % 20) || '@clientele.example',
        CASE WHEN k % 7 = 0 THEN '["key_account"]'::jsonb ELSE '[]'::jsonb END,
-       coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total,
+       coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, bench_id(3, s.last_m),
        timestamptz '2023-06-01 00:00:00+00' + k * interval '700 seconds' * (100000.0 / :clients),
        timestamptz '2023-06-01 00:00:00+00' + k * interval '700 seconds' * (100000.0 / :clients)
 FROM generate_series(1, :clients) k
@@ -98,7 +99,7 @@ LEFT JOIN bench_stats s ON s.kind = 1 AND s.n = k;
 
 INSERT INTO contacts (id, client_id, first_name, last_name, email, phone, job_title, status, source, lawful_basis,
                       last_interaction_at, tags, orders_count, total_spent_cents, first_order_at, last_order_at,
-                      last_order_total_cents, created_at, updated_at)
+                      last_order_total_cents, last_order_id, created_at, updated_at)
 SELECT bench_id(2, g.n),
        CASE WHEN g.n % 10 = 0 THEN NULL ELSE bench_id(1, (g.n - 1) % :clients + 1) END,
        fn, ln, lower(translate(fn, 'éèï', 'eei')) || '.' || lower(ln) || '.' || g.n || '@example.com',
@@ -109,7 +110,7 @@ SELECT bench_id(2, g.n),
        CASE WHEN s.customer THEN 'contract' ELSE 'legitimate_interest' END,
        CASE WHEN g.n % 3 = 0 THEN timestamptz '2024-01-01 00:00:00+00' + g.n * interval '60 seconds' END,
        CASE WHEN g.n % 11 = 0 THEN '["vip"]'::jsonb ELSE '[]'::jsonb END,
-       coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, at, at
+       coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, bench_id(3, s.last_m), at, at
 FROM (SELECT n, (ARRAY['Camille', 'Louis', 'Léa', 'Hugo', 'Chloé', 'Jules', 'Manon', 'Arthur', 'Inès', 'Gabriel'])[n % 10 + 1] AS fn,
              (ARRAY['Martin', 'Bernard', 'Dubois', 'Thomas', 'Robert', 'Richard', 'Petit', 'Durand', 'Leroy', 'Moreau',
                     'Simon', 'Laurent', 'Lefebvre'])[n % 13 + 1] AS ln,
