@@ -195,13 +195,25 @@ pub fn orders_of(
     page: &ChildPage,
 ) -> Result<HashMap<Uuid, Children<OrderOut>>, AppError> {
     actor.require(Scope::OrdersRead)?;
-    let q = orders::table.select(Order::as_select()).into_boxed();
-    let rows: Vec<Order> = match owner {
-        Owner::Client => q
+    let q = orders::table.select(Order::as_select());
+    let first = page.limit + 1;
+    let rows: Vec<Order> = match (owner, owner_ids, page.after) {
+        // The first page of one parent (a single `contact { orders }`): a
+        // static query, which diesel prepares once per connection, where the
+        // boxed `LATERAL` one is parsed and planned by Postgres every time.
+        (Owner::Client, [id], None) => {
+            q.filter(orders::client_id.eq(id)).order((orders::created_at, orders::id)).limit(first).load(conn)?
+        }
+        (Owner::Contact, [id], None) => {
+            q.filter(orders::contact_id.eq(id)).order((orders::created_at, orders::id)).limit(first).load(conn)?
+        }
+        (Owner::Client, ..) => q
+            .into_boxed()
             .filter(first_per_parent!("orders", "client_id", owner_ids, page))
             .order((orders::client_id, orders::created_at, orders::id))
             .load(conn)?,
-        Owner::Contact => q
+        (Owner::Contact, ..) => q
+            .into_boxed()
             .filter(first_per_parent!("orders", "contact_id", owner_ids, page))
             .order((orders::contact_id, orders::created_at, orders::id))
             .load(conn)?,
