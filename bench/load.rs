@@ -432,6 +432,38 @@ fn wrk(addr: &str, token: &str, file: &Path, conns: u32, seconds: u64) -> WrkRes
     }
 }
 
+/// Waits until the server has finished what wrk left behind: requests whose
+/// client hung up still run (a queued batch whose body had arrived runs to
+/// its end), and would otherwise weigh on the next measurement or ceiling.
+fn drain(addr: &str, token: &str) {
+    let idle = |text: &str| {
+        [
+            "db_pool_connections{state=\"in_use\"} 0",
+            "db_bulk_writes{state=\"running\"} 0",
+            "db_bulk_writes{state=\"queued\"} 0",
+        ]
+        .iter()
+        .all(|line| text.lines().any(|l| l == *line))
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(300) {
+        let answer = http::Http::connect(addr, token).call("GET", "/metrics", None);
+        if let Ok((200, text)) = answer
+            && idle(&String::from_utf8_lossy(&text))
+        {
+            if started.elapsed() > Duration::from_secs(1) {
+                eprintln!(
+                    "  (waited {:.0} s for the server to finish abandoned requests)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("  the server was still busy after 300 s");
+}
+
 /// pgbench's transactions per second with the scenario's SQL.
 fn pgbench(db: &str, s: Scale, name: &str, conns: u32, seconds: u64) -> (f64, u64) {
     let out = Command::new("pgbench")
@@ -593,8 +625,10 @@ fn main() {
         assert!((200..300).contains(&status), "{}: {status} {}", s.name, String::from_utf8_lossy(&answer));
         let file = dir.join(format!("{}.tsv", s.name));
         wrk(&server.addr, &token, &file, 32, 2); // warm-up
+        drain(&server.addr, &token);
         for &c in &o.conns {
             let (w, rss) = with_peak_rss(server.child.id(), || wrk(&server.addr, &token, &file, c, o.duration));
+            drain(&server.addr, &token);
             let since = psql(&o.db, "SELECT now()");
             let (ceiling, failed) = pgbench(&o.db, scale, s.name, c, o.duration);
             if s.name.contains("order") && s.kind == Kind::Write {

@@ -43,6 +43,8 @@ pub struct DbPool {
     gate: Arc<Semaphore>,
     timeout: Duration,
     bulk: Arc<Semaphore>,
+    bulk_slots: usize,
+    bulk_waiting: Arc<std::sync::atomic::AtomicUsize>,
     bulk_timeout: Duration,
 }
 
@@ -60,6 +62,8 @@ impl DbPool {
             gate: Arc::new(Semaphore::new(size as usize)),
             timeout,
             bulk: Arc::new(Semaphore::new((size / 4).max(1) as usize)),
+            bulk_slots: (size / 4).max(1) as usize,
+            bulk_waiting: Arc::default(),
             bulk_timeout: Duration::from_secs(30),
         }
     }
@@ -68,8 +72,31 @@ impl DbPool {
     /// waits for its turn before a 503.
     pub fn with_bulk(mut self, slots: u32, timeout: Duration) -> DbPool {
         self.bulk = Arc::new(Semaphore::new(slots.max(1) as usize));
+        self.bulk_slots = slots.max(1) as usize;
         self.bulk_timeout = timeout;
         self
+    }
+
+    /// Bulk writes running and queued now (for `/metrics`).
+    pub fn bulk_state(&self) -> (usize, usize) {
+        let running = self.bulk_slots.saturating_sub(self.bulk.available_permits());
+        (running, self.bulk_waiting.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Counts a queued bulk write for as long as it waits (dropped or not).
+struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Waiting {
+    fn new(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Waiting {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(counter.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -77,6 +104,7 @@ impl DbPool {
 /// timeout). Taken before reading a bulk body, so that queued requests hold
 /// no parsed body in memory.
 pub async fn bulk_slot(pool: &DbPool) -> Result<BulkSlot, AppError> {
+    let _waiting = Waiting::new(&pool.bulk_waiting);
     match tokio::time::timeout(pool.bulk_timeout, pool.bulk.clone().acquire_owned()).await {
         Ok(Ok(slot)) => Ok(slot),
         _ => Err(AppError::Unavailable("timed out waiting for a bulk write slot".into())),

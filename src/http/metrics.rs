@@ -10,6 +10,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
+    bulk: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -35,14 +36,20 @@ impl Metrics {
         .expect("valid metric");
         let pool = IntGaugeVec::new(Opts::new("db_pool_connections", "r2d2 pool connections by state"), &["state"])
             .expect("valid metric");
+        let bulk = IntGaugeVec::new(
+            Opts::new("db_bulk_writes", "batch writes in the bulk lane of the pool, running or queued"),
+            &["state"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool.clone()),
+            Box::new(bulk.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
-        Metrics { registry, requests, latency, pool }
+        Metrics { registry, requests, latency, pool, bulk }
     }
 
     /// Records one answered request.
@@ -58,6 +65,9 @@ impl Metrics {
         self.pool.with_label_values(&["idle"]).set(state.idle_connections as i64);
         self.pool.with_label_values(&["in_use"]).set((state.connections - state.idle_connections) as i64);
         self.pool.with_label_values(&["max"]).set(max);
+        let (running, queued) = pool.bulk_state();
+        self.bulk.with_label_values(&["running"]).set(running as i64);
+        self.bulk.with_label_values(&["queued"]).set(queued as i64);
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()

@@ -347,6 +347,9 @@ async fn batches_queue_in_their_own_lane() {
     let queued = app.post("/v1/orders/batch", &t, json!({"orders": [order("q1", 100)]}));
     let release = async {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        let metrics = String::from_utf8(app.send(Method::GET, "/metrics", None, None, &[]).await.raw).unwrap();
+        assert!(metrics.contains("db_bulk_writes{state=\"running\"} 1"), "{metrics}");
+        assert!(metrics.contains("db_bulk_writes{state=\"queued\"} 1"), "{metrics}");
         drop(running);
     };
     let (r, ()) = futures_util::future::join(queued, release).await;
