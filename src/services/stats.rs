@@ -123,8 +123,8 @@ struct Delta {
 /// stored with its id (`last_order_id`). The earliest date, and the last
 /// order with its total, move by delta only when the orders taken away cannot
 /// have held them (the earliest date is not theirs, the last order is not
-/// one of them) or an added order supersedes them; otherwise that owner is
-/// recounted from its orders, as before.
+/// one of them) or an added order supersedes them; otherwise they are looked
+/// up with two index probes. Count and total are always exact by delta.
 /// Deltas apply to the row as locked at update time, so concurrent writers
 /// to one owner add up instead of overwriting each other's figures.
 #[derive(Debug, Default)]
@@ -192,7 +192,7 @@ impl StatsChanges {
                 .map(|(k, d)| (k.1, d))
                 .collect();
             let recompute = apply_deltas(conn, owner, &deltas)?;
-            recompute_many(conn, owner, &recompute)?;
+            find_extremes(conn, owner, &recompute)?;
             let written: Vec<Uuid> = deltas.iter().filter(|(_, d)| d.written).map(|(id, _)| *id).collect();
             slot.1 = promote(conn, owner, &written)?;
         }
@@ -201,7 +201,7 @@ impl StatsChanges {
 }
 
 /// Applies the deltas in one statement; returns the owners whose earliest,
-/// latest or last-total figures a delta cannot give (to recompute).
+/// latest or last-total figures a delta cannot give (to look up).
 fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]) -> QueryResult<Vec<Uuid>> {
     use diesel::sql_types::{BigInt, Bool, Nullable, Timestamptz};
     let deltas: Vec<&(Uuid, &Delta)> = deltas
@@ -226,7 +226,7 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
     // not one taken away, or an added order comes after it (or is it,
     // rewritten). With no stored last order, any added one is newer;
     // `last_order_id` NULL (rows older than it) with a tie on the date
-    // compares NULL: recount.
+    // compares NULL: look it up.
     let newer = "(d.add_last, d.add_id) >= (coalesce(t.last_order_at, '-infinity'), \
                  CASE WHEN t.last_order_at IS NULL THEN '00000000-0000-0000-0000-000000000000' \
                  ELSE t.last_order_id END)";
@@ -284,6 +284,33 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.touch))
     .load(conn)?;
     Ok(applied.into_iter().filter(|a| !a.safe).map(|a| a.id).collect())
+}
+
+/// Looks up, for owners whose deltas could not give them, the earliest and
+/// the last counted order (count and total are exact by delta): two index
+/// probes per owner, `(owner, ordered_at)` forward and backward, whatever
+/// its number of orders.
+fn find_extremes(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    let (table, col) = (owner.table(), owner.column());
+    diesel::sql_query(format!(
+        "UPDATE {table} t SET first_order_at = f.ordered_at, last_order_at = l.ordered_at, \
+           last_order_total_cents = l.total_cents, last_order_id = l.id \
+         FROM unnest($1::uuid[]) AS ids(id) \
+         LEFT JOIN LATERAL (SELECT ordered_at FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL} \
+                            ORDER BY ordered_at LIMIT 1) f ON true \
+         LEFT JOIN LATERAL (SELECT ordered_at, total_cents, id FROM orders \
+                            WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL} \
+                            ORDER BY ordered_at DESC, id DESC LIMIT 1) l ON true \
+         WHERE t.id = ids.id"
+    ))
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .execute(conn)
+    .map(drop)
 }
 
 /// Recomputes the stored stats of clients or contacts from their orders (one
