@@ -223,6 +223,8 @@ fn start_server(db: &str) -> (Server, Duration) {
         .env("CLIENTELE_BIND", &addr)
         .env("CLIENTELE_JWT_SECRET", SECRET)
         .env("CLIENTELE_SUPPRESSION_KEY", SUPPRESSION_KEY)
+        // Base64 of a fixed 32-byte seed: bench checkpoints need no secrecy.
+        .env("CLIENTELE_AUDIT_SIGNING_KEY", "YmVuY2gtYXVkaXQtc2lnbmluZy1rZXktMzItYnl0ZXM=")
         .env("CLIENTELE_RATE_LIMIT", "10000000")
         .env("CLIENTELE_RATE_BURST", "10000000")
         .env("RUST_LOG", "warn")

@@ -129,6 +129,7 @@ fn main() {
         cors_origins: vec![],
         log_json: true,
         suppression_key: None,
+        audit_signing_key: None,
         retention_sweep: None,
         webhook_allow_private: true,
         events_retention_days: 30,

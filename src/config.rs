@@ -13,6 +13,7 @@
 //! | `CLIENTELE_BULK_CONCURRENCY` | batch writes run at once (the others queue) | a quarter of the pool, at least 1 |
 //! | `CLIENTELE_BULK_TIMEOUT_MS` | how long a batch write queues before answering 503 | `30000` |
 //! | `CLIENTELE_SUPPRESSION_KEY` | HMAC key of the suppression list (32+ bytes) | derived from the JWT secret in `--dev` only |
+//! | `CLIENTELE_AUDIT_SIGNING_KEY` | Ed25519 key signing audit checkpoints: standard base64 of its 32-byte seed (`openssl rand -base64 32`) | derived from the JWT secret in `--dev` only |
 //! | `CLIENTELE_RETENTION_SWEEP` | interval of the background retention sweep (`24h`...) | off |
 //! | `CLIENTELE_WEBHOOK_ALLOW_PRIVATE` | allow webhook/callback URLs on loopback or private networks, and plain http | `false` (`true` with `--dev`) |
 //! | `CLIENTELE_EVENTS_RETENTION_DAYS` | how long the event feed keeps events | `30` |
@@ -56,6 +57,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// HMAC key of the suppression list.
     pub suppression_key: Option<SecretString>,
+    /// Ed25519 seed (standard base64 of 32 bytes) signing audit checkpoints.
+    pub audit_signing_key: Option<SecretString>,
     /// Interval of the background retention sweep; `None` turns it off.
     pub retention_sweep: Option<Duration>,
     /// Webhook and callback URLs may be private or plain http (tests, private networks).
@@ -154,6 +157,14 @@ impl Config {
                 .unwrap_or_default(),
             log_json,
             suppression_key: var("CLIENTELE_SUPPRESSION_KEY").map(SecretString::from),
+            audit_signing_key: match var("CLIENTELE_AUDIT_SIGNING_KEY") {
+                None => None,
+                Some(v) => {
+                    crate::record::sealer::Signer::from_base64_seed(&v)
+                        .map_err(|e| ConfigError(format!("CLIENTELE_AUDIT_SIGNING_KEY {e}")))?;
+                    Some(SecretString::from(v))
+                }
+            },
             webhook_allow_private: parse_var("CLIENTELE_WEBHOOK_ALLOW_PRIVATE", false)?,
             events_retention_days: parse_var("CLIENTELE_EVENTS_RETENTION_DAYS", 30i64)?.max(1),
             rate_per_sec: parse_var("CLIENTELE_RATE_LIMIT", 100u32)?.max(1),

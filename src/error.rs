@@ -78,6 +78,9 @@ pub enum AppError {
     /// `If-Match` did not match the current `ETag`.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// What the request points at is no longer kept (an expired sync token).
+    #[error("gone: {0}")]
+    Gone(String),
     /// The body exceeds the limit (bytes).
     #[error("payload too large")]
     PayloadTooLarge(usize),
@@ -129,6 +132,7 @@ impl AppError {
                 "Precondition failed",
                 "If-Match does not match the current ETag of the resource; fetch it again".into(),
             ),
+            AppError::Gone(d) => ("gone", "Gone", d.clone()),
             AppError::PayloadTooLarge(limit) => {
                 ("payload-too-large", "Payload too large", format!("the body exceeds {limit} bytes"))
             }
@@ -218,6 +222,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) | AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,12 +1,20 @@
-//! Background jobs of `serve`: webhook deliveries, the refresh of revoked
-//! tokens, the hourly purges (idempotency keys, events past their retention)
-//! and the retention sweep (off unless `CLIENTELE_RETENTION_SWEEP` is set).
+//! Background jobs of `serve`: the audit sealer, webhook deliveries, the
+//! refresh of revoked tokens, the hourly purges (idempotency keys, events
+//! past their retention) and the retention sweep (off unless
+//! `CLIENTELE_RETENTION_SWEEP` is set). Each runs in every replica; the ones
+//! that must run once coordinate in the database (the sealer's advisory
+//! lock, `SKIP LOCKED` leases of deliveries).
 
 use std::time::Duration;
 
 use crate::auth::{Actor, Scope};
 use crate::db;
 use crate::state::AppState;
+
+/// How often the sealer looks for committed audit entries.
+const SEAL_EVERY: Duration = Duration::from_millis(200);
+/// How often the sealer signs a checkpoint of the head (when it sealed something).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// Spawns the jobs on the current actix runtime.
 pub fn spawn(state: &AppState) {
@@ -34,6 +42,28 @@ pub fn spawn(state: &AppState) {
                 Err(e) => tracing::warn!(error = %e, "revoked tokens not refreshed"),
             }
             revoked.limits.shrink();
+        }
+    });
+    let sealer = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(SEAL_EVERY);
+        let mut ticks = 0u64;
+        loop {
+            tick.tick().await;
+            let signer = sealer.audit_signer.clone();
+            let sealed =
+                db::run(&sealer.pool, move |c| Ok(crate::record::sealer::seal_all(c, &signer, CHECKPOINT_EVERY)?))
+                    .await;
+            if let Err(e) = sealed {
+                tracing::warn!(error = %e, "audit sealing failed");
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(5) {
+                match db::run(&sealer.pool, |c| Ok(crate::record::sealer::lag(c)?)).await {
+                    Ok(lag) => sealer.metrics.set_record_lag(&lag),
+                    Err(e) => tracing::warn!(error = %e, "order-of-record lag not read"),
+                }
+            }
         }
     });
     let deliveries = state.clone();

@@ -13,6 +13,8 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod models;
+pub mod pagination;
+pub mod record;
 pub mod rest;
 pub mod services;
 pub mod state;

@@ -148,6 +148,12 @@ fn serve(mut config: Config, dev: bool) -> ExitCode {
         tracing::error!("CLIENTELE_SUPPRESSION_KEY must be at least 32 bytes");
         return ExitCode::from(2);
     }
+    if config.audit_signing_key.is_none() && !dev {
+        tracing::error!(
+            "CLIENTELE_AUDIT_SIGNING_KEY is not set (base64 of a 32-byte Ed25519 seed; only --dev derives one)"
+        );
+        return ExitCode::from(2);
+    }
     match db::prepare(&config.database_url) {
         Ok(n) => tracing::info!(applied = n, "migrations up to date"),
         // Keep going: /readyz reports 503 until the database answers.

@@ -9,6 +9,7 @@ use crate::db::DbPool;
 use crate::graphql::ClienteleSchema;
 use crate::http::metrics::Metrics;
 use crate::http::ratelimit::RateLimits;
+use crate::record::sealer::Signer;
 use crate::services::suppression::SuppressionKey;
 
 /// Shared application state, cheap to clone.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// HMAC key of the suppression list.
     pub suppression: Arc<SuppressionKey>,
+    /// Ed25519 key signing audit checkpoints.
+    pub audit_signer: Arc<Signer>,
     /// Rate limits per token `sub`.
     pub limits: Arc<RateLimits>,
     /// Revoked token ids, refreshed from the database by a background job.
@@ -36,7 +39,7 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state: the pool is created without connecting. Without a
-    /// configured suppression key, one is derived from the JWT secret (or made
+    /// configured suppression key (or audit signing key), one is derived from the JWT secret (or made
     /// at random): `main` allows that in `--dev` only.
     pub fn new(config: Config, keys: JwtKeys) -> Self {
         use secrecy::ExposeSecret;
@@ -50,6 +53,12 @@ impl AppState {
                 getrandom::fill(&mut random).expect("the OS random source is available");
                 SuppressionKey::new(&random)
             }
+        };
+        // Config::from_env checked the configured seed; --dev derives one.
+        let audit_signer = match (&config.audit_signing_key, &config.jwt.secret) {
+            (Some(k), _) => Signer::from_base64_seed(k.expose_secret()).unwrap_or_else(|_| Signer::random()),
+            (None, Some(jwt)) => Signer::derived_from(jwt.expose_secret().as_bytes()),
+            (None, None) => Signer::random(),
         };
         let limits = Arc::new(RateLimits::new(config.rate_per_sec, config.rate_burst, config.dsar_rate_per_min));
         let http = crate::services::delivery::agent(config.webhook_allow_private);
@@ -66,6 +75,7 @@ impl AppState {
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()),
             suppression,
+            audit_signer: Arc::new(audit_signer),
         }
     }
 }

@@ -1,10 +1,25 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8"))]
+    pub struct Xid8;
+}
+
 diesel::table! {
     audit_head (id) {
         id -> Bool,
         seq -> Int8,
         hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (seq) {
+        seq -> Int8,
+        hash -> Bytea,
+        at -> Timestamptz,
+        signature -> Bytea,
     }
 }
 
@@ -21,6 +36,24 @@ diesel::table! {
         fields -> Jsonb,
         prev_hash -> Bytea,
         hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    audit_pending (tx, ord) {
+        tx -> Xid8,
+        ord -> Int8,
+        id -> Uuid,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        fields -> Jsonb,
     }
 }
 
@@ -127,7 +160,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (seq) {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    events (tx, seq) {
         seq -> Int8,
         id -> Uuid,
         #[sql_name = "type"]
@@ -137,6 +173,7 @@ diesel::table! {
         resource_id -> Text,
         changed_fields -> Jsonb,
         data -> Nullable<Jsonb>,
+        tx -> Xid8,
     }
 }
 
@@ -228,6 +265,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    record_epoch (id) {
+        id -> Bool,
+        tx -> Xid8,
+        purged_tx -> Nullable<Xid8>,
+        purged_seq -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     retention_policies (status) {
         status -> Text,
         days -> Nullable<Int4>,
@@ -265,6 +314,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
     webhook_deliveries (id) {
         id -> Uuid,
         webhook_id -> Uuid,
@@ -278,6 +330,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        event_tx -> Xid8,
     }
 }
 
@@ -310,8 +363,10 @@ diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_checkpoints,
     audit_head,
     audit_log,
+    audit_pending,
     clients,
     consent_events,
     contacts,
@@ -323,6 +378,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     processing_activities,
     purposes,
+    record_epoch,
     retention_policies,
     revoked_tokens,
     suppression_list,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{AppError, FieldError};
-use crate::http::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, SortKey};
+use crate::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, SortKey};
 use crate::services::clients::ClientOut;
 use crate::services::contacts::{ContactOut, InteractionOut};
 use crate::services::orders::OrderOut;

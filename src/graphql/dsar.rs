@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::connection::{Conn, Keyed, first_not_limit, from_page};
 use super::{run, to_map};
-use crate::http::pagination::SortKey;
+use crate::pagination::SortKey;
 use crate::services::dsar::{self, DsarFilter, DsarOut};
 use crate::services::suppression::SuppressionKey;
 

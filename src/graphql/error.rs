@@ -36,6 +36,7 @@ pub fn code(e: &AppError) -> &'static str {
         AppError::Internal(_) => "INTERNAL",
         AppError::BadRequest(_) | AppError::MethodNotAllowed | AppError::UnsupportedMediaType => "BAD_REQUEST",
         AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+        AppError::Gone(_) => "GONE",
         AppError::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
         AppError::RateLimited(_) => "RATE_LIMITED",
     }

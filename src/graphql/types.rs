@@ -84,7 +84,7 @@ pub enum Direction {
 
 /// The order of a list.
 #[derive(Enum, Copy, Clone, Debug, Default, Eq, PartialEq, Serialize)]
-#[graphql(remote = "crate::http::pagination::SortKey")]
+#[graphql(remote = "crate::pagination::SortKey")]
 #[serde(rename_all = "snake_case")]
 pub enum SortKey {
     /// Oldest first, by creation.
@@ -194,7 +194,7 @@ mod tests {
         use InteractionKind as K;
         same::<K, domain::InteractionKind>(&[K::Call, K::Email, K::Meeting, K::Note]);
         same::<Direction, domain::Direction>(&[Direction::Inbound, Direction::Outbound]);
-        same::<SortKey, crate::http::pagination::SortKey>(&[SortKey::CreatedAt, SortKey::UpdatedAt]);
+        same::<SortKey, crate::pagination::SortKey>(&[SortKey::CreatedAt, SortKey::UpdatedAt]);
         use Outcome as U;
         same::<U, crate::services::orders::Outcome>(&[U::Created, U::Updated, U::Unchanged]);
     }

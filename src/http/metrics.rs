@@ -1,6 +1,8 @@
 //! Prometheus collectors: request counts and latency per route, pool usage.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 use crate::db::DbPool;
 
@@ -11,6 +13,9 @@ pub struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     bulk: IntGaugeVec,
+    horizon_lag: Gauge,
+    unsealed: IntGauge,
+    seal_lag: Gauge,
 }
 
 impl Default for Metrics {
@@ -41,21 +46,40 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let horizon_lag = Gauge::new(
+            "record_horizon_lag_seconds",
+            "age of the oldest running transaction: the event feed, sync and the sealer see nothing newer",
+        )
+        .expect("valid metric");
+        let unsealed =
+            IntGauge::new("audit_unsealed_entries", "audit entries committed, not yet sealed").expect("valid metric");
+        let seal_lag =
+            Gauge::new("audit_seal_lag_seconds", "age of the oldest audit entry not yet sealed").expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool.clone()),
             Box::new(bulk.clone()),
+            Box::new(horizon_lag.clone()),
+            Box::new(unsealed.clone()),
+            Box::new(seal_lag.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
-        Metrics { registry, requests, latency, pool, bulk }
+        Metrics { registry, requests, latency, pool, bulk, horizon_lag, unsealed, seal_lag }
     }
 
     /// Records one answered request.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests.with_label_values(&[method, route, &status.to_string()]).inc();
         self.latency.with_label_values(&[method, route]).observe(seconds);
+    }
+
+    /// Records how far the order of record lags (read by a background job).
+    pub fn set_record_lag(&self, lag: &crate::record::sealer::Lag) {
+        self.horizon_lag.set(lag.horizon_seconds);
+        self.unsealed.set(lag.unsealed);
+        self.seal_lag.set(lag.seal_seconds);
     }
 
     /// Renders the Prometheus text format, reading the pool's state now.

@@ -1,11 +1,10 @@
 //! HTTP plumbing shared by every REST resource: middleware, extractors,
-//! pagination and metrics.
+//! idempotency, rate limits and metrics.
 
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
-pub mod pagination;
 pub mod ratelimit;
 
 /// The request id of the current request (made or echoed by the middleware).

@@ -1,10 +1,10 @@
-//! The `audit_log` table and its chain head.
+//! The sealed `audit_log` table and its signed checkpoints.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::audit_log;
+use crate::db::schema::{audit_checkpoints, audit_log};
 
 /// One audit entry.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -47,4 +47,14 @@ impl AuditEntry {
         }
         h.finalize().to_vec()
     }
+}
+
+/// A signed checkpoint of the chain head.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_checkpoints, check_for_backend(diesel::pg::Pg))]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub at: DateTime<Utc>,
+    pub signature: Vec<u8>,
 }

@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{IfMatch, JsonBody};
-use crate::http::pagination::List;
+use crate::pagination::List;
 use crate::services::consents::{self, ConsentEvent, ConsentInput};
 use crate::services::register::{self, PurposeInput, PurposeOut};
 use crate::state::AppState;

@@ -9,7 +9,7 @@ use crate::auth::{Actor, Scope};
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{Filter, IfMatch, JsonBody};
-use crate::http::pagination::Page;
+use crate::pagination::Page;
 use crate::services::contacts::{
     self, ContactFilter, ContactInput, ContactOut, InteractionFilter, InteractionInput, InteractionOut,
 };

@@ -11,7 +11,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{Filter, JsonBody};
-use crate::http::pagination::Page;
+use crate::pagination::Page;
 use crate::services::dsar::{self, DsarFilter, DsarInput, DsarOut, ReasonInput};
 use crate::services::export;
 use crate::services::suppression::{self, CheckInput, CheckOut};

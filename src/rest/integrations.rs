@@ -9,9 +9,9 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{Filter, IfMatch, JsonBody};
-use crate::http::pagination::List;
-use crate::http::pagination::Page;
-use crate::services::events::{self, EventFilter, FeedPage};
+use crate::pagination::List;
+use crate::pagination::Page;
+use crate::record::events::{self, EventFilter, FeedPage};
 use crate::services::tokens::{self, RevokeInput, RevokedOut};
 use crate::services::webhooks::{self, DeliveryFilter, DeliveryOut, WebhookInput, WebhookOut};
 use crate::state::AppState;
@@ -28,10 +28,19 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         .service(revoke_token);
 }
 
-/// The change feed, oldest first: every create, update, delete, consent,
-/// request step and erasure, limited to what the token may read. Kept 30 days.
+/// The change feed in the order of record: every create, update, delete,
+/// consent, request step, erasure and audit checkpoint, limited to what the
+/// token may read. Kept 30 days.
+///
+/// The guarantee: a poller that follows `next_cursor` never misses an event
+/// that committed, however long the transaction that wrote it ran and
+/// however many replicas write. An event appears once every transaction that
+/// could precede it has ended (typically milliseconds after its commit; the
+/// lag is `record_horizon_lag_seconds` in `/metrics`). The cursor is opaque;
+/// it may move past the last event of a page.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["clients:read"]), ("bearer" = ["contacts:read"]),
-        ("bearer" = ["orders:read"]), ("bearer" = ["consents:read"]), ("bearer" = ["dsar:manage"])),
+        ("bearer" = ["orders:read"]), ("bearer" = ["consents:read"]), ("bearer" = ["dsar:manage"]),
+        ("bearer" = ["audit:read"])),
     params(EventFilter),
     responses((status = 200, description = "A page of events", body = FeedPage)))]
 #[get("/events")]

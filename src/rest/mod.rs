@@ -2,6 +2,7 @@
 //! registered through `utoipa_actix_web`, so the OpenAPI document is built
 //! from the routing itself.
 
+pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod contacts;
@@ -10,6 +11,7 @@ pub mod dsar;
 pub mod integrations;
 pub mod orders;
 pub mod register;
+pub mod sync;
 pub mod system;
 
 use actix_web::http::StatusCode;
@@ -34,6 +36,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(consents::configure)
             .configure(dsar::configure)
             .configure(register::configure)
+            .configure(audit::configure)
+            .configure(sync::configure)
             .configure(integrations::configure),
     );
 }

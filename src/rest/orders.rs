@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{BATCH_BODY_LIMIT, BulkJsonBody, Filter, IfMatch, JsonBody};
-use crate::http::pagination::Page;
+use crate::pagination::Page;
 use crate::services::orders::{self, BatchInput, BatchOut, OrderFilter, OrderInput, OrderOut, Outcome};
 use crate::state::AppState;
 

@@ -1,4 +1,4 @@
-//! `/v1/register`, `/v1/retention` and `/v1/audit`.
+//! `/v1/register` and `/v1/retention`.
 
 use actix_web::{HttpResponse, get, patch, post, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -9,9 +9,7 @@ use crate::auth::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{Filter, IfMatch, JsonBody};
-use crate::http::pagination::List;
-use crate::http::pagination::Page;
-use crate::services::audit::{self, AuditFilter, AuditOut, VerifyOut};
+use crate::pagination::List;
 use crate::services::register::{self, ActivityInput, ActivityOut, PoliciesInput, PolicyOut, RegisterOut};
 use crate::services::retention::{self, RunOut, RunParams};
 use crate::state::AppState;
@@ -22,9 +20,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         .service(update_activity)
         .service(get_policies)
         .service(put_policies)
-        .service(run_retention)
-        .service(list_audit)
-        .service(verify_audit);
+        .service(run_retention);
 }
 
 /// The Art. 30 record of processing activities, with purposes and retention.
@@ -93,27 +89,5 @@ async fn run_retention(
     let key = state.suppression.clone();
     let dry = p.0.dry_run.unwrap_or(true);
     let out = db::run(&state.pool, move |c| retention::run(c, &actor, &key, dry)).await?;
-    Ok(HttpResponse::Ok().json(out))
-}
-
-/// The audit trail, oldest first.
-#[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])), params(AuditFilter),
-    responses((status = 200, description = "A page of entries", body = Page<AuditOut>)))]
-#[get("/audit")]
-async fn list_audit(
-    state: web::Data<AppState>,
-    actor: Actor,
-    f: Filter<AuditFilter>,
-) -> Result<HttpResponse, AppError> {
-    let out = db::run(&state.pool, move |c| audit::list(c, &actor, f.0)).await?;
-    Ok(HttpResponse::Ok().json(out))
-}
-
-/// Recompute the hash chain; report the first broken link.
-#[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])),
-    responses((status = 200, description = "Verification result", body = VerifyOut)))]
-#[get("/audit/verify")]
-async fn verify_audit(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, AppError> {
-    let out = db::run(&state.pool, move |c| audit::verify(c, &actor)).await?;
     Ok(HttpResponse::Ok().json(out))
 }

@@ -17,8 +17,8 @@ use crate::auth::{Actor, Scope};
 use crate::db::schema::clients;
 use crate::domain::{Country, Currency, NafCode, Siren, Siret, Status, VatNumber};
 use crate::error::AppError;
-use crate::http::pagination::{Page, PageRequest, SortKey};
 use crate::models::client::{self as model, Client, ClientWrite};
+use crate::pagination::{Page, PageRequest, SortKey};
 
 /// A postal address.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]

@@ -20,9 +20,9 @@ use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts, interactions};
 use crate::domain::{Direction, Email, InteractionKind, LawfulBasis, Phone, Status, birth_date_in_past};
 use crate::error::AppError;
-use crate::http::pagination::{Page, PageRequest, SortKey};
 use crate::models::contact::{self as model, Contact, ContactWrite};
 use crate::models::interaction::Interaction;
+use crate::pagination::{Page, PageRequest, SortKey};
 
 /// The writable fields of a contact.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]

@@ -80,12 +80,16 @@ struct Lease {
     data: Option<serde_json::Value>,
 }
 
-/// Leases up to `limit` due deliveries: the oldest pending one of each webhook.
+/// Leases up to `limit` due deliveries: the first pending one of each webhook
+/// in the order of record, among those below the horizon (see
+/// [`crate::record`]), so a delivery that commits late is never overtaken by
+/// one that followed it.
 fn lease(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Lease>> {
     diesel::sql_query(format!(
         "WITH heads AS (
            SELECT DISTINCT ON (webhook_id) id FROM webhook_deliveries
-           WHERE status = 'pending' ORDER BY webhook_id, event_seq),
+           WHERE status = 'pending' AND event_tx < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY webhook_id, event_tx, event_seq),
          due AS (
            SELECT d.id FROM webhook_deliveries d JOIN heads h ON h.id = d.id
            WHERE d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())

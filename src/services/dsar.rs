@@ -19,9 +19,9 @@ use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts as contacts_t, dsar_requests, purposes};
 use crate::domain::Email;
 use crate::error::AppError;
-use crate::http::pagination::{Page, PageRequest};
 use crate::models::contact::{self as contact_model, Contact};
 use crate::models::dsar::{self as model, DsarRow};
+use crate::pagination::{Page, PageRequest};
 
 /// Told to the subject with every rejection (Art. 12(4)).
 pub const COMPLAINT_NOTICE: &str = "You have the right to lodge a complaint with a supervisory authority \

@@ -277,14 +277,14 @@ pub fn check_custom_fields(errors: &mut Errors, fields: &Map<String, Value>) {
     }
 }
 
-/// Applies a [`PageRequest`](crate::http::pagination::PageRequest) to a boxed
+/// Applies a [`PageRequest`](crate::pagination::PageRequest) to a boxed
 /// query on `$table`: keyset condition `(sort_col, id) > cursor` (a row
 /// comparison, served by the `(sort_col, id)` indexes), order and `limit + 1`.
 #[macro_export]
 macro_rules! paginate {
     ($q:expr, $table:ident, $page:expr) => {{
-        use $crate::http::pagination::SortKey;
-        let page: &$crate::http::pagination::PageRequest = &$page;
+        use $crate::pagination::SortKey;
+        let page: &$crate::pagination::PageRequest = &$page;
         let mut q = $q;
         let col = match page.sort {
             SortKey::CreatedAt => "created_at",

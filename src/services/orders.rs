@@ -20,9 +20,9 @@ use crate::auth::{Actor, Scope};
 use crate::db::schema::orders;
 use crate::domain::{Currency, Email, LawfulBasis, OrderStatus, Phone, Status};
 use crate::error::{AppError, FieldError};
-use crate::http::pagination::{Page, PageRequest, SortKey};
 use crate::models::contact::{self as contact_model, ContactWrite};
 use crate::models::order::{self as model, Order, OrderLine, OrderWrite};
+use crate::pagination::{Page, PageRequest, SortKey};
 
 /// Most orders in one batch.
 pub const MAX_BATCH: usize = 1000;

@@ -19,11 +19,11 @@ use super::stats::{self, Owner};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{clients, contacts, interactions, orders};
 use crate::error::AppError;
-use crate::http::pagination::{PageRequest, SortKey};
 use crate::models::client::Client;
 use crate::models::contact::Contact;
 use crate::models::interaction::Interaction;
 use crate::models::order::{self as order_model, Order, OrderLine};
+use crate::pagination::{PageRequest, SortKey};
 
 /// The page every parent gets: its first `limit` children after `after`,
 /// in `(created_at, id)` order like the REST lists.

@@ -14,7 +14,7 @@ use super::{Errors, Precondition, audit, changed_fields, decode, patched};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{events, webhook_attempts, webhook_deliveries, webhooks};
 use crate::error::AppError;
-use crate::http::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest};
 
 /// True for addresses a webhook must never reach: loopback, private,
 /// link-local (cloud metadata), carrier-grade NAT, unspecified, multicast,

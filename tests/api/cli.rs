@@ -34,6 +34,7 @@ fn serve_creates_the_database_logs_no_personal_data_and_drains_on_sigterm() {
         .env("CLIENTELE_BIND", &addr)
         .env("CLIENTELE_JWT_SECRET", SECRET)
         .env("CLIENTELE_SUPPRESSION_KEY", crate::helpers::SUPPRESSION_KEY)
+        .env("CLIENTELE_AUDIT_SIGNING_KEY", crate::helpers::AUDIT_SIGNING_KEY)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

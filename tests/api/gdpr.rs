@@ -457,7 +457,9 @@ async fn audit_records_names_not_values_and_verify_catches_tampering() {
     assert_eq!(entries[1]["actor"], "tester");
     assert!(entries[1]["request_id"].is_string());
     assert!(!r.raw.windows(13).any(|w| w == b"b@example.com"), "values never reach the audit trail");
+    assert_eq!(entries[1]["sealed"], false, "not sealed before the sealer runs");
     assert_eq!(app.get("/v1/audit", &token("contacts:read")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.seal().await, 2);
     let page = app.get("/v1/audit?limit=1", &t).await;
     let next = page.body["next_cursor"].as_str().unwrap();
     assert_eq!(
@@ -469,7 +471,10 @@ async fn audit_records_names_not_values_and_verify_catches_tampering() {
         crate::clients::create_client(&app, json!({"name": "X"})).await;
     }
     let v = app.get("/v1/audit/verify", &t).await.body;
-    assert_eq!(v, json!({"ok": true, "entries": 5}));
+    assert_eq!(v, json!({"ok": true, "entries": 2, "unsealed": 3}));
+    app.seal().await;
+    let v = app.get("/v1/audit/verify", &t).await.body;
+    assert_eq!(v, json!({"ok": true, "entries": 5, "unsealed": 0}));
     let mut conn = app.db.conn();
     assert!(
         diesel::sql_query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").execute(&mut conn).is_err(),
@@ -491,6 +496,7 @@ async fn verify_notices_a_deleted_last_entry() {
     let app = TestApp::new().await;
     crate::clients::create_client(&app, json!({"name": "A"})).await;
     crate::clients::create_client(&app, json!({"name": "B"})).await;
+    app.seal().await;
     let mut conn = app.db.conn();
     diesel::sql_query("DELETE FROM audit_log WHERE seq = 2").execute(&mut conn).unwrap();
     let v = app.get("/v1/audit/verify", &admin()).await.body;

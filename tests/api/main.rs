@@ -12,5 +12,6 @@ mod gdpr;
 mod graphql;
 mod integrations;
 mod orders;
+mod record;
 mod scopes;
 mod system;

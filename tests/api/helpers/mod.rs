@@ -27,6 +27,9 @@ pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 /// The suppression list's HMAC key in tests.
 pub const SUPPRESSION_KEY: &str = "test-suppression-key-of-32-bytes-at-least";
 
+/// The audit checkpoints' Ed25519 seed in tests (base64 of 32 bytes).
+pub const AUDIT_SIGNING_KEY: &str = "dGVzdC1hdWRpdC1zaWduaW5nLWtleS0zMi1ieXRlcyE=";
+
 /// A test configuration pointing at `url`.
 pub fn config(url: &str) -> Config {
     Config {
@@ -47,6 +50,7 @@ pub fn config(url: &str) -> Config {
         suppression_key: Some(SUPPRESSION_KEY.to_owned().into()),
         retention_sweep: None,
         webhook_allow_private: true,
+        audit_signing_key: Some(AUDIT_SIGNING_KEY.to_owned().into()),
         events_retention_days: 30,
         rate_per_sec: 1000,
         rate_burst: 1000,
@@ -161,6 +165,36 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Res {
         self.send(Method::DELETE, path, Some(token), None, &[]).await
+    }
+
+    /// Waits until everything committed so far is below the horizon of the
+    /// order of record, so the feed, sync, deliveries and the sealer see it.
+    /// Other tests' transactions (on other databases of the same server) hold
+    /// the horizon back for a moment, exactly as other writers would.
+    pub async fn settle(&self) {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct X {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            x: i64,
+        }
+        let mut conn = self.db.conn();
+        let q = |sql: &str, conn: &mut PgConnection| diesel::sql_query(sql).get_result::<X>(conn).unwrap().x;
+        let mine = q("SELECT pg_current_xact_id()::text::bigint AS x", &mut conn);
+        for _ in 0..1000 {
+            if q("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x", &mut conn) > mine {
+                return;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the horizon did not pass transaction {mine} within 10 s");
+    }
+
+    /// Settles, then runs the audit sealer to the end; returns the entries sealed.
+    pub async fn seal(&self) -> usize {
+        self.settle().await;
+        clientele::record::sealer::seal_all(&mut self.db.conn(), &self.state.audit_signer, Duration::from_secs(60))
+            .unwrap()
     }
 }
 

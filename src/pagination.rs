@@ -1,4 +1,4 @@
-//! Cursor pagination: `?limit=` and `?after=<opaque cursor>`, stable order
+//! Cursor pagination, a service concept that REST and GraphQL both expose: `?limit=` and `?after=<opaque cursor>`, stable order
 //! `(created_at, id)` or `(updated_at, id)`.
 
 use base64::Engine;

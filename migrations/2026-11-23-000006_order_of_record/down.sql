@@ -1,0 +1,12 @@
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_pending;
+DROP INDEX webhook_deliveries_pending_idx;
+ALTER TABLE webhook_deliveries DROP COLUMN event_tx;
+CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (webhook_id, event_seq) WHERE status = 'pending';
+DROP TABLE record_epoch;
+DROP INDEX events_resource_type_idx;
+DROP INDEX events_type_idx;
+ALTER TABLE events DROP CONSTRAINT events_pkey;
+ALTER TABLE events DROP COLUMN tx;
+ALTER TABLE events ADD PRIMARY KEY (seq);
+CREATE INDEX events_type_idx ON events (type, seq);
