@@ -354,6 +354,10 @@ pub struct ClientFilter {
     pub spent_last_12m_gte: Option<i64>,
     pub last_order_before: Option<DateTime<Utc>>,
     pub last_order_after: Option<DateTime<Utc>>,
+    /// Rows updated after this time, for people browsing recent changes. Not
+    /// for sync: `updated_at` is when the writing transaction started, so a
+    /// row can commit later with an earlier time. Integrators mirroring us
+    /// use `GET /v1/sync/{resource}`, which never skips a committed change.
     pub updated_after: Option<DateTime<Utc>>,
 }
 

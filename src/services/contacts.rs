@@ -309,6 +309,10 @@ pub struct ContactFilter {
     /// A segment: the current consent for this purpose is granted, and the
     /// contact is neither suppressed nor restricted.
     pub consent: Option<String>,
+    /// Rows updated after this time, for people browsing recent changes. Not
+    /// for sync: `updated_at` is when the writing transaction started, so a
+    /// row can commit later with an earlier time. Integrators mirroring us
+    /// use `GET /v1/sync/{resource}`, which never skips a committed change.
     pub updated_after: Option<DateTime<Utc>>,
 }
 

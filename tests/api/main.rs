@@ -13,5 +13,6 @@ mod graphql;
 mod integrations;
 mod orders;
 mod record;
+mod replicas;
 mod scopes;
 mod system;

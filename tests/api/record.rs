@@ -71,7 +71,9 @@ async fn the_audit_trail_does_not_make_writers_wait_on_each_other() {
     // A second audited write completes while the first is still open.
     let t = admin();
     let write = app.post("/v1/clients", &t, json!({"name": "Not blocked"}));
-    let r = actix_web::rt::time::timeout(Duration::from_secs(3), write).await.expect("the write did not wait");
+    let r = actix_web::rt::time::timeout(Duration::from_secs(3), write)
+        .await
+        .expect("the write waited on the open transaction");
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // The open transaction holds sealing back (its entry comes first in the
     // order of record), never the writers.
