@@ -44,28 +44,14 @@ pub fn spawn(state: &AppState) {
             revoked.limits.shrink();
         }
     });
+    // The sealer keeps a connection of its own on a thread of its own: a
+    // saturated pool must not delay sealing (its lag is a target), and its
+    // blocking work never runs on an async worker.
     let sealer = state.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(SEAL_EVERY);
-        let mut ticks = 0u64;
-        loop {
-            tick.tick().await;
-            let signer = sealer.audit_signer.clone();
-            let sealed =
-                db::run(&sealer.pool, move |c| Ok(crate::record::sealer::seal_all(c, &signer, CHECKPOINT_EVERY)?))
-                    .await;
-            if let Err(e) = sealed {
-                tracing::warn!(error = %e, "audit sealing failed");
-            }
-            ticks += 1;
-            if ticks.is_multiple_of(5) {
-                match db::run(&sealer.pool, |c| Ok(crate::record::sealer::lag(c)?)).await {
-                    Ok(lag) => sealer.metrics.set_record_lag(&lag),
-                    Err(e) => tracing::warn!(error = %e, "order-of-record lag not read"),
-                }
-            }
-        }
-    });
+    let spawned = std::thread::Builder::new().name("audit-sealer".into()).spawn(move || seal_forever(&sealer));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the audit sealer did not start");
+    }
     let deliveries = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_millis(250));
@@ -104,5 +90,42 @@ pub fn spawn(state: &AppState) {
                 }
             }
         });
+    }
+}
+
+/// The sealer's loop: seal what is below the horizon every [`SEAL_EVERY`],
+/// read the order of record's lags every second, reconnect after an error.
+fn seal_forever(state: &AppState) {
+    use diesel::Connection;
+    let mut conn: Option<diesel::PgConnection> = None;
+    let mut lag_read = std::time::Instant::now();
+    loop {
+        std::thread::sleep(SEAL_EVERY);
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match diesel::PgConnection::establish(&state.config.database_url) {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the audit sealer cannot connect");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = crate::record::sealer::seal_all(c, &state.audit_signer, CHECKPOINT_EVERY) {
+            tracing::warn!(error = %e, "audit sealing failed");
+            conn = None;
+            continue;
+        }
+        if lag_read.elapsed() >= Duration::from_secs(1) {
+            lag_read = std::time::Instant::now();
+            match crate::record::sealer::lag(c) {
+                Ok(lag) => state.metrics.set_record_lag(&lag),
+                Err(e) => {
+                    tracing::warn!(error = %e, "order-of-record lag not read");
+                    conn = None;
+                }
+            }
+        }
     }
 }

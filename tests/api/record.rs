@@ -265,3 +265,26 @@ async fn a_sync_token_never_skips_a_change_that_commits_later() {
     let got: Vec<(&str, &Value)> = late.iter().map(|c| (c["email"].as_str().unwrap(), &c["job_title"])).collect();
     assert_eq!(got, [("first@example.com", &json!("Late")), ("second@example.com", &Value::Null)]);
 }
+
+#[actix_web::test]
+async fn metrics_show_how_long_the_oldest_transaction_holds_the_feed_back() {
+    let app = TestApp::new().await;
+    let mut a = app.db.conn();
+    a.batch_execute("BEGIN; SELECT pg_current_xact_id();").unwrap();
+    crate::clients::create_client(&app, json!({"name": "Waiting to be sealed"})).await;
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    let lag = clientele::record::sealer::lag(&mut app.db.conn()).unwrap();
+    assert!(lag.horizon_seconds >= 1.0, "{lag:?}");
+    assert!(lag.unsealed >= 1 && lag.seal_seconds >= 1.0, "{lag:?}");
+    app.state.metrics.set_record_lag(&lag);
+    let text =
+        String::from_utf8(app.send(actix_web::http::Method::GET, "/metrics", None, None, &[]).await.raw).unwrap();
+    let value = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert!(value("record_horizon_lag_seconds") >= 1.0);
+    assert!(value("audit_seal_lag_seconds") >= 1.0);
+    assert!(value("audit_unsealed_entries") >= 1.0);
+    a.batch_execute("COMMIT").unwrap();
+}
