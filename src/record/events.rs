@@ -71,6 +71,14 @@ pub fn emit(
     )
 }
 
+/// The join condition of an event `e` (`kind`, `resource_id`) to the webhooks
+/// `w` that want it: enabled subscriptions whose patterns match, and a DSAR's
+/// status callback for that request's `dsar.*` events.
+pub(crate) const SUBSCRIBED: &str = "w.enabled AND ( \
+    (w.dsar_id IS NULL AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.events) p \
+       WHERE p = '*' OR p = e.type OR (right(p, 2) = '.*' AND left(p, -2) = split_part(e.type, '.', 1)))) \
+    OR (w.dsar_id::text = e.resource_id AND e.type LIKE 'dsar.%'))";
+
 /// Emits events in one insert and queues their deliveries in one more. Both
 /// rows take the transaction's id by default (`tx`, `event_tx`).
 pub(crate) fn emit_many(conn: &mut PgConnection, changes: &[Change]) -> QueryResult<()> {
@@ -103,16 +111,12 @@ pub(crate) fn emit_many(conn: &mut PgConnection, changes: &[Change]) -> QueryRes
     }
     let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
     let resources: Vec<&str> = changes.iter().map(|c| c.resource_id.as_str()).collect();
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_seq) \
          SELECT gen_random_uuid(), w.id, e.id, e.seq \
-         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) AS e(id, seq, kind, resource_id) \
-         JOIN webhooks w ON w.enabled AND ( \
-           (w.dsar_id IS NULL AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.events) p \
-              WHERE p = '*' OR p = e.kind OR (right(p, 2) = '.*' AND left(p, -2) = split_part(e.kind, '.', 1)))) \
-           OR (w.dsar_id::text = e.resource_id AND e.kind LIKE 'dsar.%')) \
-         ORDER BY e.seq",
-    )
+         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) AS e(id, seq, type, resource_id) \
+         JOIN webhooks w ON {SUBSCRIBED} ORDER BY e.seq",
+    ))
     .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Array<BigInt>, _>(&seqs)
     .bind::<Array<Text>, _>(&kinds)

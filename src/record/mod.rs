@@ -107,18 +107,57 @@ pub fn change(
     change_many(conn, actor, vec![change])
 }
 
-/// Records changes: one insert of events, one of deliveries, one of audit
-/// entries, whatever their number.
+/// Records changes in one statement whatever their number: their events,
+/// the deliveries of matching webhooks and their audit entries, in order.
+/// One round trip and one plan per audited write, instead of three.
 pub fn change_many(conn: &mut PgConnection, actor: &Actor, changes: Vec<Change>) -> QueryResult<()> {
-    events::emit_many(conn, &changes)?;
-    audit::record_many(
-        conn,
-        actor,
-        changes
-            .iter()
-            .map(|c| (c.kind.as_str(), c.resource_type.as_str(), c.resource_id.clone(), c.fields.clone()))
-            .collect(),
-    )
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let n = changes.len();
+    let (mut event_ids, mut audit_ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut kinds, mut types, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut fields, mut data) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for c in changes {
+        event_ids.push(uuid::Uuid::now_v7());
+        audit_ids.push(uuid::Uuid::now_v7());
+        kinds.push(c.kind);
+        types.push(c.resource_type);
+        ids.push(c.resource_id);
+        fields.push(Value::from(c.fields));
+        data.push(c.data);
+    }
+    let at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    diesel::sql_query(format!(
+        "WITH input AS ( \
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
+             WITH ORDINALITY AS i(event_id, audit_id, kind, resource_type, resource_id, fields, data, n)), \
+         ev AS ( \
+           INSERT INTO events (id, type, resource_type, resource_id, changed_fields, data) \
+           SELECT event_id, kind, resource_type, resource_id, fields, data FROM input ORDER BY n \
+           RETURNING id, seq, type, resource_id), \
+         dl AS ( \
+           INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_seq) \
+           SELECT gen_random_uuid(), w.id, e.id, e.seq FROM ev e JOIN webhooks w ON {} ORDER BY e.seq), \
+         au AS ( \
+           INSERT INTO audit_pending (id, at, actor, action, resource_type, resource_id, request_id, fields) \
+           SELECT audit_id, $8, $9, kind, resource_type, resource_id, $10, fields FROM input ORDER BY n) \
+         SELECT count(*) AS n FROM ev",
+        events::SUBSCRIBED
+    ))
+    .bind::<Array<SqlUuid>, _>(&event_ids)
+    .bind::<Array<SqlUuid>, _>(&audit_ids)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Array<Text>, _>(&types)
+    .bind::<Array<Text>, _>(&ids)
+    .bind::<Array<Jsonb>, _>(&fields)
+    .bind::<Array<Nullable<Jsonb>>, _>(&data)
+    .bind::<Timestamptz, _>(at)
+    .bind::<Text, _>(&actor.sub)
+    .bind::<Nullable<Text>, _>(&actor.request_id)
+    .get_result::<crate::db::Count>(conn)?;
+    Ok(())
 }
 
 #[cfg(test)]
