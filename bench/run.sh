@@ -3,14 +3,34 @@
 #
 #   bench/run.sh                      # full run (seed once, ~20 min with the seed)
 #   bench/run.sh --duration 5 --conns 32 --only get_contact
+#   bench/run.sh --feed-only          # only the feed/sealer lag bench
 #
 # Readies Postgres (and lets it take pgbench's 128 connections beside the
 # server's pool), installs wrk from Debian if missing, then runs
 # bench/load.rs, which seeds `clientele_bench` (kept between runs), starts the
-# release server, measures each scenario with wrk and its SQL with pgbench,
-# and writes the table into BENCHMARKS.md. Options are load.rs's.
+# release server, measures each scenario with wrk and, with pgbench, its
+# least SQL (writes) and the SQL it sends, and writes the table into
+# BENCHMARKS.md; then bench/feed.rs (issue 12: two replicas on a scratch
+# database, missed events, commit-to-visible latency, seal lag), which writes
+# its section too. Options are load.rs's, plus:
+#   --no-feed             skip the feed bench
+#   --feed-only           skip the load table
+#   --feed-duration S     how long the feed bench writes (default 30)
+# (--no-write is passed to both.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+load_args=() feed_args=() load=1 feed=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-feed) feed=0 ;;
+    --feed-only) load=0 ;;
+    --feed-duration) feed_args+=(--duration "$2"); shift ;;
+    --no-write) load_args+=("$1"); feed_args+=("$1") ;;
+    *) load_args+=("$1") ;;
+  esac
+  shift
+done
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -33,4 +53,9 @@ if [ "$(psql_admin -c 'SHOW max_connections')" -lt 300 ]; then
   scripts/ensure-postgres.sh
 fi
 
-cargo bench --bench load -- "$@"
+if [ "$load" = 1 ]; then
+  cargo bench --bench load -- ${load_args[@]+"${load_args[@]}"}
+fi
+if [ "$feed" = 1 ]; then
+  cargo bench --bench feed -- ${feed_args[@]+"${feed_args[@]}"}
+fi
