@@ -74,7 +74,8 @@ pub struct OrderInput {
     #[validate(required, range(min = 0))]
     #[schema(required = true)]
     pub total_cents: Option<i64>,
-    /// Default: now.
+    /// Default: the time the order is created. An upsert or batch item
+    /// without it keeps the stored date, so an identical retry is `unchanged`.
     pub ordered_at: Option<DateTime<Utc>>,
     #[validate(length(max = 500), nested)]
     pub lines: Option<Vec<LineInput>>,

@@ -22,6 +22,9 @@ pub struct Draft {
     pub(super) write: OrderWrite,
     pub(super) customer: Option<Customer>,
     pub(super) lines: Vec<(Option<String>, String, i32, i64)>,
+    /// No `ordered_at` was given: `write.ordered_at` is now, the default of a
+    /// new order; an existing order keeps its own (see `write::write_all`).
+    pub(super) default_ordered_at: bool,
 }
 
 fn valid_source(s: &str) -> bool {
@@ -76,6 +79,7 @@ pub fn validate(map: Map<String, Value>) -> Result<Draft, Vec<FieldError>> {
                 .into_iter()
                 .map(|l| (l.sku, l.name.unwrap_or_default(), l.quantity.unwrap_or(1), l.unit_price_cents.unwrap_or(0)))
                 .collect(),
+            default_ordered_at: input.ordered_at.is_none(),
         });
     }
     Err(errors.0)

@@ -64,7 +64,7 @@ pub(super) fn write_all(
     let mut new_lines: Vec<OrderLine> = Vec::new();
     let mut old_sales: HashMap<usize, stats::Sale> = HashMap::new();
     let mut lines_by_index: Vec<Vec<OrderLine>> = Vec::with_capacity(items.len());
-    for (i, (existing, draft)) in items.into_iter().enumerate() {
+    for (i, (existing, mut draft)) in items.into_iter().enumerate() {
         let id = existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id);
         let lines: Vec<OrderLine> = draft
             .lines
@@ -82,6 +82,10 @@ pub(super) fn write_all(
         match existing {
             Some(old) => {
                 let before = old_lines.remove(&old.id).unwrap_or_default();
+                // The default date is that of creation: a retry without one changes nothing.
+                if draft.default_ordered_at {
+                    draft.write.ordered_at = old.ordered_at;
+                }
                 let old_write = OrderWrite::from(&old);
                 if old_write == draft.write && before == lines {
                     out.push(Some(Saved { row: old, lines: before, outcome: Outcome::Unchanged }));
