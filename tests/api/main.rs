@@ -14,3 +14,4 @@ mod integrations;
 mod orders;
 mod scopes;
 mod system;
+mod transactions;
