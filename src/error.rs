@@ -99,6 +99,12 @@ pub enum AppError {
     /// The database is unreachable or the pool is exhausted.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Postgres aborted the transaction because of a concurrent one (a
+    /// deadlock, 40P01, or a serialization failure, 40001). The whole
+    /// transaction may run again (`db::run_retrying` does, a few times);
+    /// answered as a 503 with `Retry-After`. The cause is a metric label.
+    #[error("transaction aborted by a concurrent one: {0}")]
+    Contention(&'static str),
     /// Anything else: logged with its cause, answered as an opaque 500.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -157,6 +163,11 @@ impl AppError {
                 "Service unavailable",
                 "the database is unreachable or busy; retry after the delay in Retry-After".into(),
             ),
+            AppError::Contention(_) => (
+                "unavailable",
+                "Service unavailable",
+                "concurrent requests changed the same data; retry after the delay in Retry-After".into(),
+            ),
             AppError::Internal(_) => (
                 "internal",
                 "Internal server error",
@@ -200,7 +211,7 @@ impl AppError {
                     format!("Bearer realm=\"clientele\", error=\"insufficient_scope\", scope=\"{scope}\""),
                 ));
             }
-            AppError::Unavailable(_) => {
+            AppError::Unavailable(_) | AppError::Contention(_) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
             }
             AppError::RateLimited(secs) => {
@@ -227,7 +238,7 @@ impl ResponseError for AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) | AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -236,6 +247,11 @@ impl ResponseError for AppError {
         self.to_response(None, None)
     }
 }
+
+/// [`AppError::Contention`] cause: Postgres detected a deadlock (40P01).
+pub const DEADLOCK: &str = "deadlock";
+/// [`AppError::Contention`] cause: a serialization failure (40001).
+pub const SERIALIZATION_FAILURE: &str = "serialization_failure";
 
 /// Which API field a database constraint protects, for 409/422 answers.
 fn constraint_field(constraint: &str) -> Option<&'static str> {
@@ -282,11 +298,11 @@ impl From<DieselError> for AppError {
                         "constraint",
                         "the value breaks a database constraint",
                     ),
-                    DatabaseErrorKind::SerializationFailure => AppError::Conflict {
-                        code: "concurrent_update",
-                        detail: "a concurrent request changed the same data; retry".into(),
-                        field: None,
-                    },
+                    DatabaseErrorKind::SerializationFailure => AppError::Contention(SERIALIZATION_FAILURE),
+                    // Diesel has no kind for 40P01, and its error information does not
+                    // carry the SQLSTATE: the message is Postgres's (English unless
+                    // `lc_messages` says otherwise, which a role cannot set for itself).
+                    _ if info.message() == "deadlock detected" => AppError::Contention(DEADLOCK),
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                         AppError::Unavailable(info.message().to_owned())
                     }

@@ -1,5 +1,6 @@
-//! Database access: the r2d2 pool, the one helper that runs diesel on the
-//! blocking pool, database creation and embedded migrations.
+//! Database access: the r2d2 pool, the helpers that run diesel on the
+//! blocking pool (re-running a write whose transaction Postgres aborted for
+//! a concurrent one), database creation and embedded migrations.
 
 pub mod schema;
 
@@ -46,6 +47,7 @@ pub struct DbPool {
     bulk_slots: usize,
     bulk_waiting: Arc<std::sync::atomic::AtomicUsize>,
     bulk_timeout: Duration,
+    retries: prometheus::IntCounterVec,
 }
 
 /// A place in the bulk lane, held until the bulk write is done.
@@ -65,6 +67,14 @@ impl DbPool {
             bulk_slots: (size / 4).max(1) as usize,
             bulk_waiting: Arc::default(),
             bulk_timeout: Duration::from_secs(30),
+            retries: prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "db_transaction_retries_total",
+                    "write transactions run again after Postgres aborted them for a concurrent one, by cause",
+                ),
+                &["cause"],
+            )
+            .expect("valid metric"),
         }
     }
 
@@ -75,6 +85,11 @@ impl DbPool {
         self.bulk_slots = slots.max(1) as usize;
         self.bulk_timeout = timeout;
         self
+    }
+
+    /// The retry counter (`db_transaction_retries_total`), for `/metrics`.
+    pub fn retries(&self) -> &prometheus::IntCounterVec {
+        &self.retries
     }
 
     /// Bulk writes running and queued now (for `/metrics`).
@@ -155,13 +170,61 @@ where
     .await?
 }
 
-/// Runs `f` in a transaction on a pooled connection (see [`run`]).
-pub async fn transaction<F, T>(pool: &DbPool, f: F) -> Result<T, AppError>
+/// Most runs of a write whose transaction a concurrent one aborted.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Runs a write like [`run`], running `f` again (up to [`MAX_ATTEMPTS`] in
+/// all, after a short jittered pause) when it fails with
+/// [`AppError::Contention`]: Postgres aborted its transaction for a
+/// concurrent one (deadlock, serialization failure). Each run again counts in
+/// `db_transaction_retries_total`; the last failure answers 503 with
+/// `Retry-After`.
+///
+/// `f` must write in one transaction (the services open their own; see
+/// [`transaction`] otherwise), so that an aborted run left nothing behind and
+/// the next one starts afresh: it takes its inputs by reference or clones them.
+pub async fn run_retrying<F, T>(pool: &DbPool, mut f: F) -> Result<T, AppError>
 where
-    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    F: FnMut(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
-    run(pool, move |conn| conn.transaction(f)).await
+    let retries = pool.retries.clone();
+    run(pool, move |conn| {
+        let mut attempt = 1;
+        loop {
+            match f(conn) {
+                Err(AppError::Contention(cause)) if attempt < MAX_ATTEMPTS => {
+                    retries.with_label_values(&[cause]).inc();
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(AppError::Contention(cause)) => {
+                    tracing::warn!(cause, attempts = attempt, "write aborted by concurrent ones, giving up");
+                    return Err(AppError::Contention(cause));
+                }
+                other => return other,
+            }
+        }
+    })
+    .await
+}
+
+/// The pause before run `attempt + 1`: 5 to 15 ms, then 10 to 30 ms, so that
+/// the transactions that collided do not collide again in step.
+fn backoff(attempt: u32) -> Duration {
+    let mut b = [0u8; 2];
+    let jitter = if getrandom::fill(&mut b).is_ok() { u16::from_le_bytes(b) as u64 % 1000 } else { 500 };
+    Duration::from_micros(u64::from(attempt) * (5_000 + jitter * 10))
+}
+
+/// Runs `f` in one transaction on a pooled connection, run again whole when
+/// Postgres aborts it for a concurrent one (see [`run_retrying`]).
+pub async fn transaction<F, T>(pool: &DbPool, mut f: F) -> Result<T, AppError>
+where
+    F: FnMut(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    run_retrying(pool, move |conn| conn.transaction(&mut f)).await
 }
 
 /// True when a connection can be had and answers.

@@ -13,7 +13,7 @@ use super::inputs::{ClientInput, ClientPatch};
 use super::loaders::Loaders;
 use super::orders::Order;
 use super::types::{Address, Deleted, SortKey, Stats, Status};
-use super::{actor, precondition, run, to_map};
+use super::{actor, precondition, run, run_write, to_map};
 use crate::auth::Scope;
 use crate::services::clients::{self, ClientFilter, ClientOut};
 
@@ -196,7 +196,7 @@ impl ClientMutation {
     /// Creates a client (as `POST /v1/clients`).
     async fn create_client(&self, ctx: &Context<'_>, input: ClientInput) -> Result<Option<Client>> {
         let body = to_map(&input)?;
-        Ok(Some(Client(run(ctx, move |c, a| clients::create(c, a, body)).await?)))
+        Ok(Some(Client(run_write(ctx, move |c, a| clients::create(c, a, body.clone())).await?)))
     }
 
     /// Updates a client (as `PATCH /v1/clients/{id}`); with `expectedVersion`,
@@ -209,7 +209,7 @@ impl ClientMutation {
         expected_version: Option<i32>,
     ) -> Result<Option<Client>> {
         let (patch, pre) = (to_map(&input)?, precondition(expected_version));
-        Ok(Some(Client(run(ctx, move |c, a| clients::update(c, a, id, patch, &pre)).await?)))
+        Ok(Some(Client(run_write(ctx, move |c, a| clients::update(c, a, id, patch.clone(), &pre)).await?)))
     }
 
     /// Deletes a client (as `DELETE /v1/clients/{id}`); `CONFLICT` while orders reference it.
@@ -220,7 +220,7 @@ impl ClientMutation {
         expected_version: Option<i32>,
     ) -> Result<Option<Deleted>> {
         let pre = precondition(expected_version);
-        run(ctx, move |c, a| clients::delete(c, a, id, &pre)).await?;
+        run_write(ctx, move |c, a| clients::delete(c, a, id, &pre)).await?;
         Ok(Some(Deleted { id }))
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{run, to_map};
+use super::{run_write, to_map};
 use crate::services::consents::{self, ConsentEvent};
 
 /// Whether the person consents.
@@ -131,6 +131,6 @@ impl ConsentMutation {
         input: ConsentInput,
     ) -> Result<Option<Consent>> {
         let body = to_map(&input)?;
-        Ok(Some(Consent(run(ctx, move |c, a| consents::record(c, a, contact_id, body)).await?)))
+        Ok(Some(Consent(run_write(ctx, move |c, a| consents::record(c, a, contact_id, body.clone())).await?)))
     }
 }

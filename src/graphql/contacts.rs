@@ -15,7 +15,7 @@ use super::inputs::{ContactInput, ContactPatch, InteractionInput};
 use super::loaders::Loaders;
 use super::orders::Order;
 use super::types::{Deleted, Direction, InteractionKind, LawfulBasis, SortKey, Stats, Status};
-use super::{actor, precondition, run, to_map};
+use super::{actor, precondition, run, run_write, to_map};
 use std::sync::Arc;
 
 use crate::auth::Scope;
@@ -227,7 +227,7 @@ impl ContactMutation {
     async fn create_contact(&self, ctx: &Context<'_>, input: ContactInput) -> Result<Option<Contact>> {
         let body = to_map(&input)?;
         let key = ctx.data::<Arc<SuppressionKey>>()?.clone();
-        Ok(Some(Contact(run(ctx, move |c, a| contacts::create(c, a, &key, body)).await?)))
+        Ok(Some(Contact(run_write(ctx, move |c, a| contacts::create(c, a, &key, body.clone())).await?)))
     }
 
     /// Updates a contact (as `PATCH /v1/contacts/{id}`).
@@ -240,7 +240,7 @@ impl ContactMutation {
     ) -> Result<Option<Contact>> {
         let (patch, pre) = (to_map(&input)?, precondition(expected_version));
         let key = ctx.data::<Arc<SuppressionKey>>()?.clone();
-        Ok(Some(Contact(run(ctx, move |c, a| contacts::update(c, a, &key, id, patch, &pre)).await?)))
+        Ok(Some(Contact(run_write(ctx, move |c, a| contacts::update(c, a, &key, id, patch.clone(), &pre)).await?)))
     }
 
     /// Deletes a contact and its interactions; its orders stay, detached
@@ -252,7 +252,7 @@ impl ContactMutation {
         expected_version: Option<i32>,
     ) -> Result<Option<Deleted>> {
         let pre = precondition(expected_version);
-        run(ctx, move |c, a| contacts::delete(c, a, id, &pre)).await?;
+        run_write(ctx, move |c, a| contacts::delete(c, a, id, &pre)).await?;
         Ok(Some(Deleted { id }))
     }
 
@@ -264,6 +264,8 @@ impl ContactMutation {
         input: InteractionInput,
     ) -> Result<Option<Interaction>> {
         let body = to_map(&input)?;
-        Ok(Some(Interaction(run(ctx, move |c, a| contacts::add_interaction(c, a, contact_id, body)).await?)))
+        Ok(Some(Interaction(
+            run_write(ctx, move |c, a| contacts::add_interaction(c, a, contact_id, body.clone())).await?,
+        )))
     }
 }

@@ -9,7 +9,7 @@
 //! | `NotFound` | `NOT_FOUND` | 404 |
 //! | `Conflict` | `CONFLICT`, with `reason` (and `errors` when a field is known) | 409 |
 //! | `PreconditionFailed` | `PRECONDITION_FAILED` (`expectedVersion` is stale) | 412 |
-//! | `Unavailable` | `UNAVAILABLE`, with `retryAfter` (seconds) | 503 |
+//! | `Unavailable`, `Contention` | `UNAVAILABLE`, with `retryAfter` (seconds) | 503 |
 //! | `Internal` | `INTERNAL`: a fixed message, the cause only in the log | 500 |
 //! | `BadRequest`, `MethodNotAllowed`, `UnsupportedMediaType` | `BAD_REQUEST` | 400, 405, 415 |
 //! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` | 413 |
@@ -32,7 +32,7 @@ pub fn code(e: &AppError) -> &'static str {
         AppError::NotFound(_) => "NOT_FOUND",
         AppError::Conflict { .. } => "CONFLICT",
         AppError::PreconditionFailed => "PRECONDITION_FAILED",
-        AppError::Unavailable(_) => "UNAVAILABLE",
+        AppError::Unavailable(_) | AppError::Contention(_) => "UNAVAILABLE",
         AppError::Internal(_) => "INTERNAL",
         AppError::BadRequest(_) | AppError::MethodNotAllowed | AppError::UnsupportedMediaType => "BAD_REQUEST",
         AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -89,7 +89,7 @@ pub fn to_error(e: &AppError) -> async_graphql::Error {
                 ext.set("errors", field_list(&[FieldError::new(f.clone(), *code, detail.clone())]));
             }
         }
-        AppError::Unavailable(_) => ext.set("retryAfter", RETRY_AFTER_SECS),
+        AppError::Unavailable(_) | AppError::Contention(_) => ext.set("retryAfter", RETRY_AFTER_SECS),
         _ => {}
     }
     async_graphql::Error { message: detail, source: None, extensions: Some(ext) }

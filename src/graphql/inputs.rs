@@ -228,7 +228,8 @@ pub struct OrderInput {
     pub currency: String,
     /// Minor units, ≥ 0.
     pub total_cents: i64,
-    /// Default: now. Not in the future.
+    /// Not in the future. Default: the time the order is created; an upsert
+    /// without it keeps the stored date, so an identical retry is `UNCHANGED`.
     pub ordered_at: Option<DateTime<Utc>>,
     /// At most 500 lines.
     pub lines: Option<Vec<OrderLineInput>>,

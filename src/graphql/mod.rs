@@ -130,6 +130,19 @@ where
     Ok(db::run(&pool, move |conn| f(conn, &actor)).await?)
 }
 
+/// Runs a write service call as the caller, run again whole when Postgres
+/// aborts its transaction for a concurrent one ([`db::run_retrying`]): `f`
+/// clones what it hands over.
+pub(crate) async fn run_write<T, F>(ctx: &Context<'_>, mut f: F) -> async_graphql::Result<T>
+where
+    F: FnMut(&mut PgConnection, &Actor) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let actor = actor(ctx)?.clone();
+    let pool = ctx.data::<DbPool>()?.clone();
+    Ok(db::run_retrying(&pool, move |conn| f(conn, &actor)).await?)
+}
+
 /// A GraphQL input as the JSON object a REST body would carry (snake_case
 /// keys), for the service functions.
 pub(crate) fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>, AppError> {

@@ -13,7 +13,7 @@ use super::error::to_error;
 use super::inputs::{OrderInput, OrderPatch};
 use super::loaders::Loaders;
 use super::types::{Deleted, OrderStatus, Outcome, SortKey};
-use super::{actor, precondition, run, to_map};
+use super::{actor, precondition, run, run_write, to_map};
 use crate::auth::Scope;
 use crate::services::orders::{self as svc, LineOut, OrderFilter, OrderOut};
 
@@ -186,7 +186,7 @@ impl OrderMutation {
     /// `(source, externalId)` exists (use `upsertOrder`).
     async fn create_order(&self, ctx: &Context<'_>, input: OrderInput) -> Result<Option<Order>> {
         let body = to_map(&input)?;
-        Ok(Some(Order(run(ctx, move |c, a| svc::create(c, a, body)).await?)))
+        Ok(Some(Order(run_write(ctx, move |c, a| svc::create(c, a, body.clone())).await?)))
     }
 
     /// Updates an order (as `PATCH /v1/orders/{id}`).
@@ -198,7 +198,7 @@ impl OrderMutation {
         expected_version: Option<i32>,
     ) -> Result<Option<Order>> {
         let (patch, pre) = (to_map(&input)?, precondition(expected_version));
-        Ok(Some(Order(run(ctx, move |c, a| svc::update(c, a, id, patch, &pre)).await?)))
+        Ok(Some(Order(run_write(ctx, move |c, a| svc::update(c, a, id, patch.clone(), &pre)).await?)))
     }
 
     /// Deletes an order (as `DELETE /v1/orders/{id}`).
@@ -209,7 +209,7 @@ impl OrderMutation {
         expected_version: Option<i32>,
     ) -> Result<Option<Deleted>> {
         let pre = precondition(expected_version);
-        run(ctx, move |c, a| svc::delete(c, a, id, &pre)).await?;
+        run_write(ctx, move |c, a| svc::delete(c, a, id, &pre)).await?;
         Ok(Some(Deleted { id }))
     }
 
@@ -225,7 +225,7 @@ impl OrderMutation {
     ) -> Result<Option<OrderUpsert>> {
         let (body, pre) = (to_map(&input)?, precondition(expected_version));
         let (out, outcome) =
-            run(ctx, move |c, a| svc::upsert_external(c, a, &source, &external_id, body, &pre)).await?;
+            run_write(ctx, move |c, a| svc::upsert_external(c, a, &source, &external_id, body.clone(), &pre)).await?;
         Ok(Some(OrderUpsert { result: outcome.into(), order: Order(out) }))
     }
 
@@ -242,7 +242,7 @@ impl OrderMutation {
         let body = body.as_object().cloned().unwrap_or_default();
         // The bulk lane, as for `POST /v1/orders/batch`.
         let slot = crate::db::bulk_slot(ctx.data::<crate::db::DbPool>()?).await?;
-        let out = run(ctx, move |c, a| svc::batch(c, a, body)).await?;
+        let out = run_write(ctx, move |c, a| svc::batch(c, a, body.clone())).await?;
         drop(slot);
         Ok(Some(
             out.data

@@ -1,5 +1,8 @@
-//! Prometheus collectors: request counts and latency per route, pool usage.
+//! Prometheus collectors: request counts and latency per route, pool usage,
+//! write transactions run again after a concurrent one aborted them, and the
+//! order of record's lag.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -82,7 +85,8 @@ impl Metrics {
         self.seal_lag.set(lag.seal_seconds);
     }
 
-    /// Renders the Prometheus text format, reading the pool's state now.
+    /// Renders the Prometheus text format, reading the pool's state now
+    /// (and its counter of retried transactions, which the db layer owns).
     pub fn render(&self, pool: &DbPool) -> String {
         let state = pool.state();
         let max = pool.max_size() as i64;
@@ -93,7 +97,9 @@ impl Metrics {
         self.bulk.with_label_values(&["running"]).set(running as i64);
         self.bulk.with_label_values(&["queued"]).set(queued as i64);
         let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let mut families = self.registry.gather();
+        families.extend(pool.retries().collect());
+        let _ = TextEncoder::new().encode(&families, &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
 }

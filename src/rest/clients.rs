@@ -32,7 +32,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         headers(("Location" = String), ("ETag" = String)))))]
 #[post("/clients")]
 async fn create_client(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
-    let out = db::run(&state.pool, move |c| clients::create(c, &actor, body.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| clients::create(c, &actor, body.0.clone())).await?;
     Ok(created(format!("/v1/clients/{}", out.id), out.version, &out))
 }
 
@@ -73,7 +73,7 @@ async fn update_client(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |c| clients::update(c, &actor, id, body.0, &pre.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| clients::update(c, &actor, id, body.0.clone(), &pre.0)).await?;
     Ok(ok_versioned(out.version, &out))
 }
 
@@ -89,7 +89,7 @@ async fn delete_client(
     pre: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    db::run(&state.pool, move |c| clients::delete(c, &actor, id, &pre.0)).await?;
+    db::run_retrying(&state.pool, move |c| clients::delete(c, &actor, id, &pre.0)).await?;
     Ok(no_content())
 }
 

@@ -39,7 +39,7 @@ async fn record_consent(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |c| consents::record(c, &actor, id, body.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| consents::record(c, &actor, id, body.0.clone())).await?;
     Ok(HttpResponse::Created().json(out))
 }
 

@@ -35,7 +35,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 #[post("/contacts")]
 async fn create_contact(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
     let key = state.suppression.clone();
-    let out = db::run(&state.pool, move |c| contacts::create(c, &actor, &key, body.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| contacts::create(c, &actor, &key, body.0.clone())).await?;
     Ok(created(format!("/v1/contacts/{}", out.id), out.version, &out))
 }
 
@@ -77,7 +77,8 @@ async fn update_contact(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let key = state.suppression.clone();
-    let out = db::run(&state.pool, move |c| contacts::update(c, &actor, &key, id, body.0, &pre.0)).await?;
+    let out =
+        db::run_retrying(&state.pool, move |c| contacts::update(c, &actor, &key, id, body.0.clone(), &pre.0)).await?;
     Ok(ok_versioned(out.version, &out))
 }
 
@@ -93,7 +94,7 @@ async fn delete_contact(
     pre: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    db::run(&state.pool, move |c| contacts::delete(c, &actor, id, &pre.0)).await?;
+    db::run_retrying(&state.pool, move |c| contacts::delete(c, &actor, id, &pre.0)).await?;
     Ok(no_content())
 }
 
@@ -109,7 +110,7 @@ async fn create_interaction(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |c| contacts::add_interaction(c, &actor, id, body.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| contacts::add_interaction(c, &actor, id, body.0.clone())).await?;
     Ok(HttpResponse::Created().json(out))
 }
 

@@ -30,7 +30,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         headers(("Location" = String), ("ETag" = String)))))]
 #[post("/orders")]
 async fn create_order(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
-    let out = db::run(&state.pool, move |c| orders::create(c, &actor, body.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| orders::create(c, &actor, body.0.clone())).await?;
     Ok(created(format!("/v1/orders/{}", out.id), out.version, &out))
 }
 
@@ -48,7 +48,7 @@ async fn batch_orders(
     body: BulkJsonBody<BATCH_BODY_LIMIT>,
 ) -> Result<HttpResponse, AppError> {
     let BulkJsonBody { slot, body } = body;
-    let out = db::run(&state.pool, move |c| orders::batch(c, &actor, body)).await?;
+    let out = db::run_retrying(&state.pool, move |c| orders::batch(c, &actor, body.clone())).await?;
     drop(slot);
     Ok(HttpResponse::Ok().json(out))
 }
@@ -70,9 +70,10 @@ async fn upsert_order(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let (source, external_id) = path.into_inner();
-    let (out, outcome) =
-        db::run(&state.pool, move |c| orders::upsert_external(c, &actor, &source, &external_id, body.0, &pre.0))
-            .await?;
+    let (out, outcome) = db::run_retrying(&state.pool, move |c| {
+        orders::upsert_external(c, &actor, &source, &external_id, body.0.clone(), &pre.0)
+    })
+    .await?;
     Ok(if outcome == Outcome::Created {
         created(format!("/v1/orders/{}", out.id), out.version, &out)
     } else {
@@ -117,7 +118,7 @@ async fn update_order(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |c| orders::update(c, &actor, id, body.0, &pre.0)).await?;
+    let out = db::run_retrying(&state.pool, move |c| orders::update(c, &actor, id, body.0.clone(), &pre.0)).await?;
     Ok(ok_versioned(out.version, &out))
 }
 
@@ -133,6 +134,6 @@ async fn delete_order(
     pre: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    db::run(&state.pool, move |c| orders::delete(c, &actor, id, &pre.0)).await?;
+    db::run_retrying(&state.pool, move |c| orders::delete(c, &actor, id, &pre.0)).await?;
     Ok(no_content())
 }

@@ -16,3 +16,4 @@ mod record;
 mod replicas;
 mod scopes;
 mod system;
+mod transactions;

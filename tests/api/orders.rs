@@ -114,6 +114,80 @@ async fn put_by_external_id_creates_then_updates_then_is_unchanged() {
     assert_eq!(r.error_fields(), vec!["external_id"]);
 }
 
+/// The `order.*` events of the feed, oldest first: (type, changed fields).
+pub async fn order_events(app: &TestApp) -> Vec<(String, Value)> {
+    let r = app.get("/v1/events?type=order.*&limit=200", &admin()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap().to_owned(), e["changed_fields"].clone()))
+        .collect()
+}
+
+/// `ordered_at` defaults to the time of creation, once: a plugin re-sending
+/// the same order without it (a retry storm) changes nothing and emits nothing.
+#[actix_web::test]
+async fn a_retried_put_without_ordered_at_is_unchanged() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let path = "/v1/orders/external/shopify/r1";
+    let mut body = order("r1", 1000);
+    body.as_object_mut().unwrap().remove("ordered_at");
+    let first = app.put(path, &t, body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    for _ in 0..2 {
+        let r = app.put(path, &t, body.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["version"], 1, "an identical retry is unchanged: {}", r.body);
+        assert_eq!(r.body["ordered_at"], first.body["ordered_at"]);
+        assert_eq!(r.body["updated_at"], first.body["updated_at"]);
+    }
+    let events = order_events(&app).await;
+    assert_eq!(events.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["order.created"], "no event for a retry");
+
+    // Another change without `ordered_at` keeps the stored date.
+    body["status"] = json!("fulfilled");
+    let r = app.put(path, &t, body.clone()).await;
+    assert_eq!(r.body["version"], 2, "{}", r.body);
+    assert_eq!(r.body["ordered_at"], first.body["ordered_at"], "the default applies on creation only");
+    let events = order_events(&app).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1], ("order.updated".to_owned(), json!(["status"])));
+    // A PATCH that clears it keeps it too (it is not nullable).
+    let id = first.body["id"].as_str().unwrap();
+    let r = app.patch(&format!("/v1/orders/{id}"), &t, json!({"ordered_at": null})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!((r.body["version"].clone(), r.body["ordered_at"].clone()), (json!(2), first.body["ordered_at"].clone()));
+}
+
+/// The same for a batch: a retried batch without `ordered_at` is `unchanged`
+/// item by item, with no event.
+#[actix_web::test]
+async fn a_retried_batch_without_ordered_at_is_unchanged() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let items: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut o = order(&format!("rb{i}"), 100 + i);
+            o.as_object_mut().unwrap().remove("ordered_at");
+            o
+        })
+        .collect();
+    let r = app.post("/v1/orders/batch", &t, json!({"orders": items})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let created = order_events(&app).await.len();
+    assert_eq!(created, 3);
+    let r = app.post("/v1/orders/batch", &t, json!({"orders": items})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let results: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|i| i["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["unchanged", "unchanged", "unchanged"], "{}", r.body);
+    assert_eq!(order_events(&app).await.len(), created, "no event for a retry");
+    let listed = app.get("/v1/orders?source=shopify", &t).await;
+    assert!(listed.body["data"].as_array().unwrap().iter().all(|o| o["version"] == 1), "{}", listed.body);
+}
+
 #[actix_web::test]
 async fn order_patch_and_validation() {
     let app = TestApp::new().await;

@@ -189,3 +189,36 @@ async fn order_mutations_create_upsert_batch_patch_and_delete() {
     assert_eq!(codes(&r), ["CONFLICT"], "{r}");
     assert_eq!(r["errors"][0]["extensions"]["reason"], "in_use");
 }
+
+/// `orderedAt` defaults to the time of creation, once: the same upsert or
+/// batch sent again without it is `UNCHANGED`, with no event.
+#[actix_web::test]
+async fn a_retried_upsert_without_ordered_at_is_unchanged() {
+    let app = TestApp::new().await;
+    let order = json!({"customer": {"email": "retry@example.com"}, "status": "PAID", "currency": "EUR",
+        "totalCents": 700, "lines": [{"name": "Widget", "quantity": 1, "unitPriceCents": 700}]});
+    let q = "mutation($input: OrderInput!) { upsertOrder(source: \"shop\", externalId: \"g1\", input: $input) {
+        result order { version orderedAt updatedAt } } }";
+    let first = ok(&app, q, json!({"input": order})).await["upsertOrder"].clone();
+    assert_eq!(first["result"], "CREATED");
+    let again = ok(&app, q, json!({"input": order})).await["upsertOrder"].clone();
+    assert_eq!(again, json!({"result": "UNCHANGED", "order": first["order"]}));
+
+    let q = "mutation($orders: [OrderInput!]!) { batchUpsertOrders(orders: $orders) { result } }";
+    let mut item = order.clone();
+    item["source"] = json!("shop");
+    item["externalId"] = json!("g1");
+    let mut other = order.clone();
+    other["externalId"] = json!("g2");
+    assert_eq!(
+        ok(&app, q, json!({"orders": [item, other]})).await["batchUpsertOrders"],
+        json!([{"result": "UNCHANGED"}, {"result": "CREATED"}])
+    );
+    assert_eq!(
+        ok(&app, q, json!({"orders": [item, other]})).await["batchUpsertOrders"],
+        json!([{"result": "UNCHANGED"}, {"result": "UNCHANGED"}])
+    );
+    let events = crate::orders::order_events(&app).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(kinds, ["order.created", "order.created"], "no order.updated for a retry: {events:?}");
+}
