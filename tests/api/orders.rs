@@ -116,6 +116,7 @@ async fn put_by_external_id_creates_then_updates_then_is_unchanged() {
 
 /// The `order.*` events of the feed, oldest first: (type, changed fields).
 pub async fn order_events(app: &TestApp) -> Vec<(String, Value)> {
+    app.settle().await;
     let r = app.get("/v1/events?type=order.*&limit=200", &admin()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.body["data"]
