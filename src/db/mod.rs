@@ -202,7 +202,8 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// Runs a write like [`run`], running `f` again (up to [`MAX_ATTEMPTS`] in
 /// all, after a short jittered pause) when it fails with
 /// [`AppError::Contention`]: Postgres aborted its transaction for a
-/// concurrent one (deadlock, serialization failure). Each run again counts in
+/// concurrent one (deadlock, serialization failure) or rows it read moved
+/// before it locked them. Each run again counts in
 /// `db_transaction_retries_total`; the last failure answers 503 with
 /// `Retry-After`.
 ///
