@@ -126,6 +126,7 @@ fn main() {
         pool_timeout: Duration::from_secs(5),
         bulk_concurrency: 4,
         bulk_timeout: Duration::from_secs(30),
+        idle_in_transaction_timeout: Duration::from_secs(30),
         cors_origins: vec![],
         log_json: true,
         suppression_key: None,

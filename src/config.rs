@@ -12,6 +12,7 @@
 //! | `CLIENTELE_DB_POOL_TIMEOUT_MS` | wait for a pooled connection before answering 503 | `1000` |
 //! | `CLIENTELE_BULK_CONCURRENCY` | batch writes run at once (the others queue) | a quarter of the pool, at least 1 |
 //! | `CLIENTELE_BULK_TIMEOUT_MS` | how long a batch write queues before answering 503 | `30000` |
+//! | `CLIENTELE_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS` | `idle_in_transaction_session_timeout` of every pooled connection (`0`: none) | `30000` |
 //! | `CLIENTELE_SUPPRESSION_KEY` | HMAC key of the suppression list (32+ bytes) | derived from the JWT secret in `--dev` only |
 //! | `CLIENTELE_AUDIT_SIGNING_KEY` | Ed25519 key signing audit checkpoints: standard base64 of its 32-byte seed (`openssl rand -base64 32`) | derived from the JWT secret in `--dev` only |
 //! | `CLIENTELE_RETENTION_SWEEP` | interval of the background retention sweep (`24h`...) | off |
@@ -53,6 +54,10 @@ pub struct Config {
     pub bulk_concurrency: u32,
     /// How long a batch write queues for the bulk lane before a 503.
     pub bulk_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of every pooled connection (zero:
+    /// none): an abandoned transaction cannot hold its locks and the xmin
+    /// horizon (the event feed's, VACUUM's) for longer.
+    pub idle_in_transaction_timeout: Duration,
     /// Origins allowed by CORS; empty means no browser origin is allowed.
     pub cors_origins: Vec<String>,
     /// HMAC key of the suppression list.
@@ -152,6 +157,10 @@ impl Config {
             pool_timeout: Duration::from_millis(parse_var("CLIENTELE_DB_POOL_TIMEOUT_MS", 1000)?),
             bulk_concurrency: parse_var("CLIENTELE_BULK_CONCURRENCY", (pool_size / 4).max(1))?.clamp(1, pool_size),
             bulk_timeout: Duration::from_millis(parse_var("CLIENTELE_BULK_TIMEOUT_MS", 30_000)?),
+            idle_in_transaction_timeout: Duration::from_millis(parse_var(
+                "CLIENTELE_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                30_000,
+            )?),
             cors_origins: var("CLIENTELE_CORS_ORIGINS")
                 .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default(),

@@ -100,9 +100,10 @@ pub enum AppError {
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// Postgres aborted the transaction because of a concurrent one (a
-    /// deadlock, 40P01, or a serialization failure, 40001). The whole
-    /// transaction may run again (`db::run_retrying` does, a few times);
-    /// answered as a 503 with `Retry-After`. The cause is a metric label.
+    /// deadlock, 40P01, or a serialization failure, 40001), or rows read
+    /// before locking moved before they were locked. The whole transaction
+    /// may run again (`db::run_retrying` does, a few times); answered as a
+    /// 503 with `Retry-After`. The cause is a metric label.
     #[error("transaction aborted by a concurrent one: {0}")]
     Contention(&'static str),
     /// Anything else: logged with its cause, answered as an opaque 500.
@@ -252,6 +253,8 @@ impl ResponseError for AppError {
 pub const DEADLOCK: &str = "deadlock";
 /// [`AppError::Contention`] cause: a serialization failure (40001).
 pub const SERIALIZATION_FAILURE: &str = "serialization_failure";
+/// [`AppError::Contention`] cause: rows read before locking moved before they were locked.
+pub const MOVED: &str = "moved";
 
 /// Which API field a database constraint protects, for 409/422 answers.
 fn constraint_field(constraint: &str) -> Option<&'static str> {

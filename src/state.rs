@@ -43,8 +43,13 @@ impl AppState {
     /// at random): `main` allows that in `--dev` only.
     pub fn new(config: Config, keys: JwtKeys) -> Self {
         use secrecy::ExposeSecret;
-        let pool = crate::db::build_pool(&config.database_url, config.pool_size, config.pool_timeout)
-            .with_bulk(config.bulk_concurrency, config.bulk_timeout);
+        let pool = crate::db::build_pool(
+            &config.database_url,
+            config.pool_size,
+            config.pool_timeout,
+            config.idle_in_transaction_timeout,
+        )
+        .with_bulk(config.bulk_concurrency, config.bulk_timeout);
         let suppression = match (&config.suppression_key, &config.jwt.secret) {
             (Some(k), _) => SuppressionKey::new(k.expose_secret().as_bytes()),
             (None, Some(jwt)) => SuppressionKey::derived_from(jwt.expose_secret().as_bytes()),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Semaphore;
@@ -133,9 +133,34 @@ impl std::ops::Deref for DbPool {
     }
 }
 
+/// Session settings of every pooled connection, sent once when r2d2 opens it.
+#[derive(Debug, Clone, Copy)]
+struct SessionSettings {
+    /// `idle_in_transaction_session_timeout`; zero leaves Postgres's (off).
+    idle_in_transaction: Duration,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        // A transaction left open (a bug, a hung blocking thread) holds its
+        // locks and the xmin horizon that readers of the event feed and
+        // VACUUM wait behind: Postgres ends the session after this long idle
+        // in it, and r2d2 drops the broken connection.
+        if self.idle_in_transaction.is_zero() {
+            return Ok(());
+        }
+        conn.batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {}",
+            self.idle_in_transaction.as_millis().clamp(1, i32::MAX as u128)
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 /// Builds the pool without connecting: the service starts (and reports not
-/// ready) even when Postgres is down, and recovers when it comes back.
-pub fn build_pool(url: &str, size: u32, timeout: Duration) -> DbPool {
+/// ready) even when Postgres is down, and recovers when it comes back. Every
+/// connection gets `idle_in_transaction_session_timeout` (zero: none).
+pub fn build_pool(url: &str, size: u32, timeout: Duration, idle_in_transaction: Duration) -> DbPool {
     let pool = Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
@@ -144,6 +169,7 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> DbPool {
         // r2d2's `has_broken`; a `SELECT 1` on every checkout would double
         // the round trips of every request.
         .test_on_check_out(false)
+        .connection_customizer(Box::new(SessionSettings { idle_in_transaction }))
         .build_unchecked(ConnectionManager::new(url));
     DbPool::new(pool, timeout)
 }
@@ -176,7 +202,8 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// Runs a write like [`run`], running `f` again (up to [`MAX_ATTEMPTS`] in
 /// all, after a short jittered pause) when it fails with
 /// [`AppError::Contention`]: Postgres aborted its transaction for a
-/// concurrent one (deadlock, serialization failure). Each run again counts in
+/// concurrent one (deadlock, serialization failure) or rows it read moved
+/// before it locked them. Each run again counts in
 /// `db_transaction_retries_total`; the last failure answers 503 with
 /// `Retry-After`.
 ///

@@ -87,16 +87,14 @@ pub fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> QueryResult<Option
     if lock { q.for_update().first(conn).optional() } else { q.first(conn).optional() }
 }
 
-/// Finds a contact by email, case-insensitively.
-pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<Contact>> {
-    contacts::table
+/// Finds a contact by email, case-insensitively, optionally locking it for update.
+pub fn find_by_email(conn: &mut PgConnection, email: &str, lock: bool) -> QueryResult<Option<Contact>> {
+    let q = contacts::table
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
                 .bind::<diesel::sql_types::Text, _>(email)
                 .sql(")"),
         )
-        .select(Contact::as_select())
-        .for_update()
-        .first(conn)
-        .optional()
+        .select(Contact::as_select());
+    if lock { q.for_update().first(conn).optional() } else { q.first(conn).optional() }
 }

@@ -77,12 +77,12 @@ pub fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> QueryResult<Option
     if lock { q.for_update().first(conn).optional() } else { q.first(conn).optional() }
 }
 
-/// Loads an order by its source and external id, locking it.
+/// Loads an order by its source and external id, without locking it (order
+/// writes lock it after its owners: see `services::orders::owners`).
 pub fn find_external(conn: &mut PgConnection, source: &str, external_id: &str) -> QueryResult<Option<Order>> {
     orders::table
         .filter(orders::source.eq(source).and(orders::external_id.eq(external_id)))
         .select(Order::as_select())
-        .for_update()
         .first(conn)
         .optional()
 }

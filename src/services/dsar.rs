@@ -465,7 +465,7 @@ fn subject_of(conn: &mut PgConnection, row: &DsarRow) -> Result<Option<Contact>,
         return Ok(erasure::lock_contact(conn, id)?);
     }
     match row.subject_email.as_deref() {
-        Some(e) => Ok(contact_model::find_by_email(conn, e)?),
+        Some(e) => Ok(contact_model::find_by_email(conn, e, true)?),
         None => Ok(None),
     }
 }

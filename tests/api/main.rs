@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod clients;
 mod contacts;
+mod contention;
 mod conventions;
 mod gdpr;
 mod graphql;

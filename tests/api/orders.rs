@@ -278,7 +278,7 @@ async fn batch_is_all_or_nothing_with_per_item_results() {
 
 /// Owners whose stored stats differ from the stats recomputed from their
 /// orders, with both versions.
-fn stats_drift(app: &TestApp) -> Vec<String> {
+pub fn stats_drift(app: &TestApp) -> Vec<String> {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
     struct Drift {

@@ -1,5 +1,6 @@
 //! The db layer's transactions: a write aborted by a concurrent one runs
-//! again (bounded, counted), then answers 503.
+//! again (bounded, counted), then answers 503; pooled sessions bound idle
+//! transactions.
 
 use actix_web::http::Method;
 use serde_json::json;
@@ -59,4 +60,23 @@ async fn a_write_that_keeps_colliding_answers_503() {
     let res = actix_web::ResponseError::error_response(&r.unwrap_err());
     assert_eq!(res.status(), actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.headers().contains_key("retry-after"));
+}
+
+/// Every pooled connection bounds how long a transaction may sit idle, so an
+/// abandoned one cannot hold locks and the xmin horizon back forever.
+#[actix_web::test]
+async fn pooled_connections_bound_idle_transactions() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        idle_in_transaction_session_timeout: String,
+    }
+    let app = TestApp::new().await;
+    let s = clientele::db::run(&app.state.pool, |conn| {
+        Ok(diesel::sql_query("SHOW idle_in_transaction_session_timeout").get_result::<Setting>(conn)?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.idle_in_transaction_session_timeout, "30s");
 }

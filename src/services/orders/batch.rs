@@ -8,10 +8,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::MAX_BATCH;
+use super::owners::Read;
 use super::types::{OrderInput, Outcome};
 use super::validate::{Draft, validate};
 use super::write::{NO_INDEX, write_all};
+use super::{MAX_BATCH, with_retry};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::orders;
 use crate::error::{AppError, FieldError};
@@ -91,25 +92,24 @@ pub fn batch(conn: &mut PgConnection, actor: &Actor, mut body: Map<String, Value
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    conn.transaction(|conn| {
-        // The existing orders, locked in id order: concurrent batches over
-        // the same orders wait for each other instead of deadlocking.
+    with_retry(conn, |conn| {
+        // The existing orders, as read: `write_all` locks them in id order,
+        // after their owners, and fails if one moved meanwhile.
         let sources: BTreeSet<&str> = drafts.iter().map(|d| d.write.source.as_str()).collect();
         let externals: Vec<&str> = drafts.iter().filter_map(|d| d.write.external_id.as_deref()).collect();
         let found: Vec<Order> = orders::table
             .filter(orders::external_id.eq_any(&externals))
             .filter(orders::source.eq_any(sources.into_iter().collect::<Vec<_>>()))
-            .order(orders::id)
             .select(Order::as_select())
-            .for_update()
             .load(conn)?;
         let mut found: HashMap<(String, Option<String>), Order> =
             found.into_iter().map(|o| ((o.source.clone(), o.external_id.clone()), o)).collect();
         let items: Vec<(Option<Order>, Draft)> = drafts
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|d| (found.remove(&(d.write.source.clone(), d.write.external_id.clone())), d))
             .collect();
-        let saved = write_all(conn, actor, items).map_err(|(i, e)| at_index(e, i))?;
+        let saved = write_all(conn, actor, items, Read::Latest).map_err(|(i, e)| at_index(e, i))?;
         let data = saved
             .into_iter()
             .enumerate()

@@ -30,6 +30,7 @@ use crate::error::AppError;
 use crate::models::order::{self as model};
 
 pub use batch::{BatchInput, BatchItem, BatchOut, batch};
+use owners::Read;
 pub use read::{OrderFilter, all_for_contact, list};
 pub use types::{CustomerInput, LineInput, LineOut, OrderInput, OrderOut, Outcome};
 use validate::validate_one;
@@ -41,7 +42,8 @@ pub const MAX_BATCH: usize = 1000;
 /// Most lines in one order.
 pub const MAX_LINES: usize = 500;
 
-/// Retries `f` when a concurrent writer inserted the same `(source, external_id)`.
+/// Retries `f` when a concurrent writer inserted the same `(source,
+/// external_id)` (or created the contact of the same new customer).
 fn with_retry<T>(
     conn: &mut PgConnection,
     mut f: impl FnMut(&mut PgConnection) -> Result<T, AppError>,
@@ -60,7 +62,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, body: Map<String, Value>) 
     actor.require(Scope::OrdersWrite)?;
     let draft = validate_one(body)?;
     conn.transaction(|conn| {
-        let saved = write_one(conn, actor, None, draft)?;
+        let saved = write_one(conn, actor, None, draft, Read::Latest)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })
 }
@@ -89,12 +91,15 @@ pub fn upsert_external(
     with_retry(conn, |conn| {
         let draft = validate_one(body.clone())?;
         let existing = model::find_external(conn, source, external_id)?;
+        // Checked on the row as read: `write_one` locks it after its owners,
+        // and fails unless it is still at that version.
         if let Some(o) = &existing {
             pre.check(o.version)?;
         } else if matches!(pre, Precondition::Exists | Precondition::Versions(_)) {
             return Err(AppError::PreconditionFailed);
         }
-        let saved = write_one(conn, actor, existing, draft)?;
+        let read = if matches!(pre, Precondition::Versions(_)) { Read::Exact } else { Read::Latest };
+        let saved = write_one(conn, actor, existing, draft, read)?;
         Ok((OrderOut::from_row(saved.row, saved.lines), saved.outcome))
     })
 }
@@ -117,7 +122,8 @@ pub fn update(
 ) -> Result<OrderOut, AppError> {
     actor.require(Scope::OrdersWrite)?;
     conn.transaction(|conn| {
-        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
+        // As read: `write_one` locks it after its owners, and fails if it moved.
+        let row = model::find(conn, id, false)?.ok_or(AppError::NotFound("order"))?;
         pre.check(row.version)?;
         let lines = model::lines_of(conn, &[id])?;
         let mut doc =
@@ -128,7 +134,7 @@ pub fn update(
         merge_patch(&mut doc, &Value::Object(patch));
         let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
         let draft = validate_one(map)?;
-        let saved = write_one(conn, actor, Some(row), draft)?;
+        let saved = write_one(conn, actor, Some(row), draft, Read::Exact)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })
 }
@@ -137,7 +143,8 @@ pub fn update(
 pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid, pre: &Precondition) -> Result<(), AppError> {
     actor.require(Scope::OrdersWrite)?;
     conn.transaction(|conn| {
-        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("order"))?;
+        let read = model::find(conn, id, false)?.ok_or(AppError::NotFound("order"))?;
+        let row = owners::lock_one(conn, &read)?;
         pre.check(row.version)?;
         diesel::delete(orders::table.find(id)).execute(conn)?;
         let mut changes = vec![events::Change {

@@ -10,6 +10,7 @@ use crate::models::order::OrderWrite;
 use crate::services::decode;
 
 /// A buyer to match or create.
+#[derive(Clone)]
 pub(super) struct Customer {
     pub(super) email: Email,
     pub(super) first_name: Option<String>,
@@ -18,6 +19,7 @@ pub(super) struct Customer {
 }
 
 /// A validated order, before customer matching.
+#[derive(Clone)]
 pub struct Draft {
     pub(super) write: OrderWrite,
     pub(super) customer: Option<Customer>,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::owners::{check_references, resolve};
+use super::owners::{Read, check_references, create_customers, lock};
 use super::types::{OrderOut, Outcome};
 use super::validate::Draft;
 use crate::auth::Actor;
@@ -28,27 +28,25 @@ pub(super) struct Saved {
     pub(super) outcome: Outcome,
 }
 
-/// Writes orders (inserts, or updates of their `existing` rows), refreshes
-/// the stats of every client and contact they touch, and records their
-/// events and audit entries: a fixed number of statements whatever the number
-/// of orders (customer matching aside), so a batch of 1,000 costs about what
-/// one order does, times the rows. Events and audit come last, so the audit
-/// chain head, which serialises every write, is held only until commit.
+/// Writes orders (inserts, or updates of their `existing` rows, as read
+/// before: they are locked here, after their owners, in the one lock order of
+/// [`super::owners`]), refreshes the stats of every client and contact they
+/// touch, and records their events and audit entries: a fixed number of
+/// statements whatever the number of orders (customer matching aside), so a
+/// batch of 1,000 costs about what one order does, times the rows. Events and
+/// audit come last.
 ///
 /// An error carries the index of the order it concerns.
 pub(super) fn write_all(
     conn: &mut PgConnection,
     actor: &Actor,
     mut items: Vec<(Option<Order>, Draft)>,
+    read: Read,
 ) -> Result<Vec<Saved>, (usize, AppError)> {
+    let mut owners = lock(conn, &mut items, read)?;
     // Contacts created for customers are recorded first, with the rest.
-    let mut changes = Vec::new();
-    for (i, (_, draft)) in items.iter_mut().enumerate() {
-        changes.extend(resolve(conn, draft).map_err(|e| (i, e))?);
-    }
-    if items.len() > 1 {
-        check_references(conn, &items)?;
-    }
+    let mut changes = create_customers(conn, &mut items, &mut owners)?;
+    check_references(&items, &owners)?;
     let old_ids: Vec<Uuid> = items.iter().filter_map(|(o, _)| o.as_ref().map(|o| o.id)).collect();
     let mut old_lines: HashMap<Uuid, Vec<OrderLine>> = HashMap::new();
     if !old_ids.is_empty() {
@@ -108,6 +106,8 @@ pub(super) fn write_all(
         out.push(None);
     }
 
+    // Concurrent writers inserting the same new keys wait for each other in one order.
+    inserts.sort_by(|a, b| (&a.2.source, &a.2.external_id).cmp(&(&b.2.source, &b.2.external_id)));
     // Written rows by the index of their order, iterated in that order.
     let mut rows: BTreeMap<usize, (Order, Outcome, Vec<String>)> = BTreeMap::new();
     // 10 parameters a row.
@@ -261,7 +261,8 @@ pub(super) fn write_one(
     actor: &Actor,
     existing: Option<Order>,
     draft: Draft,
+    read: Read,
 ) -> Result<Saved, AppError> {
-    let mut saved = write_all(conn, actor, vec![(existing, draft)]).map_err(|(_, e)| e)?;
+    let mut saved = write_all(conn, actor, vec![(existing, draft)], read).map_err(|(_, e)| e)?;
     Ok(saved.remove(0))
 }

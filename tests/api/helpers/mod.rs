@@ -45,6 +45,7 @@ pub fn config(url: &str) -> Config {
         pool_timeout: Duration::from_millis(1000),
         bulk_concurrency: 1,
         bulk_timeout: Duration::from_secs(30),
+        idle_in_transaction_timeout: Duration::from_secs(30),
         cors_origins: vec!["https://crm.example.com".into()],
         log_json: false,
         suppression_key: Some(SUPPRESSION_KEY.to_owned().into()),
