@@ -84,7 +84,14 @@ fn seed(conn: &mut PgConnection, orders: i64, n: usize) -> Uuid {
 
 fn submit(conn: &mut PgConnection, actor: &Actor, key: &SuppressionKey, kind: &str, contact: Uuid) -> Uuid {
     let body = json!({"type": kind, "subject": {"contact_id": contact}});
-    dsar::submit(conn, actor, key, false, body.as_object().unwrap().clone()).unwrap().id
+    dsar::submit(
+        conn,
+        actor,
+        &dsar::DsarSetup::local(std::sync::Arc::new(key.clone())),
+        body.as_object().unwrap().clone(),
+    )
+    .unwrap()
+    .id
 }
 
 fn summary(name: &str, mut samples: Vec<Duration>, target: Duration) {
@@ -115,7 +122,8 @@ fn main() {
         let contact = seed(&mut conn, 10_000, run);
         let id = submit(&mut conn, &actor, &key, "erasure", contact);
         let started = Instant::now();
-        let done = dsar::process(&mut conn, &actor, &key, id).unwrap();
+        let done =
+            dsar::process(&mut conn, &actor, &dsar::DsarSetup::local(std::sync::Arc::new(key.clone())), id).unwrap();
         erasures.push(started.elapsed());
         assert_eq!(done.result.as_ref().unwrap()["anonymised"]["orders"], 10_000);
     }
@@ -123,7 +131,7 @@ fn main() {
 
     let contact = seed(&mut conn, 1_000, 99);
     let id = submit(&mut conn, &actor, &key, "access", contact);
-    dsar::process(&mut conn, &actor, &key, id).unwrap();
+    dsar::process(&mut conn, &actor, &dsar::DsarSetup::local(std::sync::Arc::new(key.clone())), id).unwrap();
     let (mut json_runs, mut zip_runs) = (Vec::new(), Vec::new());
     for _ in 0..20 {
         let started = Instant::now();

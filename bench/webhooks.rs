@@ -137,6 +137,10 @@ fn main() {
         rate_per_sec: 1000,
         rate_burst: 1000,
         dsar_rate_per_min: 10,
+        public_rate_per_min: 1000,
+        public_url: "http://127.0.0.1".into(),
+        mail: None,
+        dsar_erasure_approval: false,
         graphql: Default::default(),
     };
     let keys = JwtKeys::from_secret("bench-secret-bench-secret-bench-secret", "clientele", "clientele").unwrap();

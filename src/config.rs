@@ -21,6 +21,12 @@
 //! | `CLIENTELE_RATE_LIMIT` | requests per second per token `sub` | `100` |
 //! | `CLIENTELE_RATE_BURST` | burst above that rate | `200` |
 //! | `CLIENTELE_DSAR_RATE_LIMIT` | DSAR submissions and exports per minute per `sub` | `10` |
+//! | `CLIENTELE_PUBLIC_RATE_LIMIT` | requests per minute per client address on the public (unauthenticated) endpoints, e.g. `/v1/dsar/verify/{token}` | `20` |
+//! | `CLIENTELE_PUBLIC_URL` | where people reach the service: the base of the links sent to them | `http://` + `CLIENTELE_BIND` |
+//! | `CLIENTELE_SMTP_URL` | SMTP server of verification mails: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS); unset: the `dsar.verification_requested` event carries the link for the controller's own mailer | none |
+//! | `CLIENTELE_MAIL_FROM` | sender of those mails, in the controller's name (`Acme SAS <privacy@acme.example>`); required with `CLIENTELE_SMTP_URL` | none |
+//! | `CLIENTELE_MAIL_TEMPLATE_FILE` | plain-text template of the verification mail (`Subject:` line, blank line, body with `{link}`; also `{controller}`, `{request_type}`, `{expires_at}`) | built in |
+//! | `CLIENTELE_DSAR_ERASURE_APPROVAL` | an erasure needs `POST /v1/dsar/{id}/approve` by a second `dsar:manage` subject before `process` | `false` |
 //! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
 //! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
 //! | `CLIENTELE_GRAPHQL_MAX_DEPTH` | deepest GraphQL selection accepted | `10` |
@@ -76,10 +82,29 @@ pub struct Config {
     pub rate_burst: u32,
     /// DSAR submissions and exports per minute per `sub` (also the burst).
     pub dsar_rate_per_min: u32,
+    /// Public endpoints: requests per minute per client address (also the burst).
+    pub public_rate_per_min: u32,
+    /// Base of the links sent to people (no trailing slash).
+    pub public_url: String,
+    /// SMTP of the verification mails; `None`: the event carries the link.
+    pub mail: Option<MailConfig>,
+    /// An erasure needs a second `dsar:manage` subject's approval.
+    pub dsar_erasure_approval: bool,
     /// Emit logs as JSON lines (the default) or human-readable text.
     pub log_json: bool,
     /// Limits of the GraphQL endpoint.
     pub graphql: GraphqlConfig,
+}
+
+/// How verification mails are sent.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://` or `smtps://` URL (may hold credentials).
+    pub url: SecretString,
+    /// Sender, in the controller's name.
+    pub from: String,
+    /// The template's text (checked at startup).
+    pub template: String,
 }
 
 /// Limits of the GraphQL endpoint (the page size is capped at 200 as in REST).
@@ -179,6 +204,10 @@ impl Config {
             rate_per_sec: parse_var("CLIENTELE_RATE_LIMIT", 100u32)?.max(1),
             rate_burst: parse_var("CLIENTELE_RATE_BURST", 200u32)?.max(1),
             dsar_rate_per_min: parse_var("CLIENTELE_DSAR_RATE_LIMIT", 10u32)?.max(1),
+            public_rate_per_min: parse_var("CLIENTELE_PUBLIC_RATE_LIMIT", 20u32)?.max(1),
+            public_url: public_url_from_env()?,
+            mail: mail_from_env()?,
+            dsar_erasure_approval: parse_var("CLIENTELE_DSAR_ERASURE_APPROVAL", false)?,
             retention_sweep: match var("CLIENTELE_RETENTION_SWEEP") {
                 None => None,
                 Some(v) => Some(
@@ -189,6 +218,30 @@ impl Config {
             graphql: graphql_from_env()?,
         })
     }
+}
+
+fn public_url_from_env() -> Result<String, ConfigError> {
+    let raw = var("CLIENTELE_PUBLIC_URL")
+        .unwrap_or_else(|| format!("http://{}", var("CLIENTELE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into())));
+    let url = url::Url::parse(raw.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.query().is_none())
+        .ok_or_else(|| ConfigError("CLIENTELE_PUBLIC_URL must be an http(s) URL without a query".into()))?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn mail_from_env() -> Result<Option<MailConfig>, ConfigError> {
+    let Some(url) = var("CLIENTELE_SMTP_URL") else { return Ok(None) };
+    let from = var("CLIENTELE_MAIL_FROM")
+        .ok_or_else(|| ConfigError("CLIENTELE_MAIL_FROM is required with CLIENTELE_SMTP_URL".into()))?;
+    let template = match var("CLIENTELE_MAIL_TEMPLATE_FILE") {
+        None => crate::services::mailer::DEFAULT_TEMPLATE.to_owned(),
+        Some(path) => std::fs::read_to_string(path.trim())
+            .map_err(|e| ConfigError(format!("CLIENTELE_MAIL_TEMPLATE_FILE cannot be read: {e}")))?,
+    };
+    let mail = MailConfig { url: SecretString::from(url), from, template };
+    crate::services::mailer::Mailer::from_config(&mail).map_err(|e| ConfigError(e.0))?;
+    Ok(Some(mail))
 }
 
 fn graphql_from_env() -> Result<GraphqlConfig, ConfigError> {

@@ -1,7 +1,8 @@
 //! Background jobs of `serve`: the audit sealer, webhook deliveries, the
-//! refresh of revoked tokens, the hourly purges (idempotency keys, events
-//! past their retention) and the retention sweep (off unless
-//! `CLIENTELE_RETENTION_SWEEP` is set). Each runs in every replica; the ones
+//! verification mails of data-subject requests (with `CLIENTELE_SMTP_URL`),
+//! the refresh of revoked tokens, the hourly purges (idempotency keys, events
+//! past their retention), the expiry of unverified requests, and the
+//! retention sweep (off unless `CLIENTELE_RETENTION_SWEEP` is set). Each runs in every replica; the ones
 //! that must run once coordinate in the database (the sealer's advisory
 //! lock, `SKIP LOCKED` leases of deliveries).
 
@@ -62,6 +63,34 @@ pub fn spawn(state: &AppState) {
                 if n == 0 {
                     break;
                 }
+            }
+        }
+    });
+    if state.mailer.is_some() {
+        let mail = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::services::identity::deliver_due(&mail).await {
+                    tracing::warn!(error = %e, "verification mails not sent");
+                }
+            }
+        });
+    }
+    let expiry = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now();
+            let run = move |c: &mut diesel::PgConnection| {
+                crate::services::identity::expire_unverified(c, now, crate::services::dsar::status_doc)
+            };
+            match db::run(&expiry.pool, run).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "unverified data-subject requests expired"),
+                Err(e) => tracing::warn!(error = %e, "expiry of unverified requests failed"),
             }
         }
     });

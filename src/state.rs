@@ -33,6 +33,10 @@ pub struct AppState {
     pub revoked: Arc<RwLock<HashSet<String>>>,
     /// HTTP agent of webhook deliveries.
     pub http: ureq::Agent,
+    /// What data-subject requests need (keys, links, rules).
+    pub dsar: Arc<crate::services::dsar::DsarSetup>,
+    /// The SMTP mailer of verification links, when configured.
+    pub mailer: Option<Arc<crate::services::mailer::Mailer>>,
     /// The GraphQL schema, built once (it holds the pool and the limits).
     pub graphql: ClienteleSchema,
 }
@@ -65,13 +69,34 @@ impl AppState {
             (None, Some(jwt)) => Signer::derived_from(jwt.expose_secret().as_bytes()),
             (None, None) => Signer::random(),
         };
-        let limits = Arc::new(RateLimits::new(config.rate_per_sec, config.rate_burst, config.dsar_rate_per_min));
+        let limits = Arc::new(RateLimits::new(
+            config.rate_per_sec,
+            config.rate_burst,
+            config.dsar_rate_per_min,
+            config.public_rate_per_min,
+        ));
         let http = crate::services::delivery::agent(config.webhook_allow_private);
         let suppression = Arc::new(suppression);
-        let graphql =
-            crate::graphql::schema(pool.clone(), suppression.clone(), config.webhook_allow_private, &config.graphql);
+        // Config::from_env built it once: a configuration that reached here is valid.
+        let mailer = config.mail.as_ref().and_then(|m| match crate::services::mailer::Mailer::from_config(m) {
+            Ok(m) => Some(Arc::new(m)),
+            Err(e) => {
+                tracing::error!(error = %e, "verification mails cannot be sent");
+                None
+            }
+        });
+        let dsar = Arc::new(crate::services::dsar::DsarSetup {
+            key: suppression.clone(),
+            allow_private: config.webhook_allow_private,
+            public_url: config.public_url.clone(),
+            smtp: mailer.is_some(),
+            erasure_approval: config.dsar_erasure_approval,
+        });
+        let graphql = crate::graphql::schema(pool.clone(), dsar.clone(), &config.graphql);
         AppState {
             graphql,
+            dsar,
+            mailer,
             pool,
             limits,
             http,

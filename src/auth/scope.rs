@@ -37,6 +37,7 @@ scopes! {
     ConsentsRead => "consents:read",
     ConsentsWrite => "consents:write",
     DsarSubmit => "dsar:submit",
+    DsarSubmitVerified => "dsar:submit_verified",
     DsarManage => "dsar:manage",
     AuditRead => "audit:read",
     RegisterRead => "register:read",

@@ -156,6 +156,17 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         external_id -> Nullable<Text>,
+        verification -> Nullable<Text>,
+        verified_at -> Nullable<Timestamptz>,
+        verify_nonce -> Nullable<Bytea>,
+        verify_token_hash -> Nullable<Bytea>,
+        verify_expires_at -> Nullable<Timestamptz>,
+        verify_contact_id -> Nullable<Uuid>,
+        verify_mail -> Nullable<Text>,
+        verify_mail_attempts -> Int4,
+        verify_mail_next_at -> Nullable<Timestamptz>,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -14,13 +14,7 @@ use uuid::Uuid;
 use super::connection::{Conn, Keyed, first_not_limit, from_page};
 use super::{run, to_map};
 use crate::pagination::SortKey;
-use crate::services::dsar::{self, DsarFilter, DsarOut};
-use crate::services::suppression::SuppressionKey;
-
-/// Whether callback URLs may point to private or loopback addresses (the
-/// `webhook_allow_private` setting), in the schema data.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AllowPrivateCallbacks(pub bool);
+use crate::services::dsar::{self, DsarFilter, DsarOut, DsarSetup};
 
 /// The right exercised.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
@@ -46,12 +40,31 @@ pub enum DsarType {
 #[graphql(remote = "crate::services::dsar::DsarStatus")]
 #[serde(rename_all = "snake_case")]
 pub enum DsarStatus {
+    /// Waiting for the person to confirm through the link sent to the email on file.
+    IdentityUnverified,
     /// Open, due at `dueAt`.
     Received,
     /// Processed; `result` says what was done.
     Completed,
     /// Refused, with a reason and the complaint notice.
     Rejected,
+    /// Never verified within 30 days.
+    Expired,
+}
+
+/// How the subject's identity was established.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "crate::services::dsar::Verification")]
+#[serde(rename_all = "snake_case")]
+pub enum DsarVerification {
+    /// The person followed the one-time link sent to the email on file.
+    EmailLink,
+    /// A `dsar:submit_verified` partner authenticated the person itself.
+    Partner,
+    /// Submitted by the controller (`dsar:manage`).
+    Controller,
+    /// Received before verification existed.
+    Legacy,
 }
 
 /// Who a request is about.
@@ -88,9 +101,27 @@ impl DsarRequest {
     async fn received_at(&self) -> DateTime<Utc> {
         self.0.received_at
     }
-    /// One month after receipt (three once extended).
+    /// One month after verification (three once extended); provisional while unverified.
     async fn due_at(&self) -> DateTime<Utc> {
         self.0.due_at
+    }
+    /// How identity was established; null while unverified.
+    async fn verification(&self) -> Option<DsarVerification> {
+        self.0.verification.map(Into::into)
+    }
+    async fn verified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.verified_at
+    }
+    /// While unverified: when the request expires.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    /// Erasure: who approved it (`dsar:manage` only).
+    async fn approved_by(&self) -> Option<&str> {
+        self.0.approved_by.as_deref()
+    }
+    async fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.approved_at
     }
     async fn extended(&self) -> bool {
         self.0.extended
@@ -217,20 +248,29 @@ fn reason_body(reason: String) -> Map<String, Value> {
 
 #[Object]
 impl DsarMutation {
-    /// Submits a request (as `POST /v1/dsar`; `dsar:submit` or `dsar:manage`).
-    /// The answer echoes the subject and, with a `callbackUrl`, carries
-    /// `callbackSecret`, shown this once.
+    /// Submits a request (as `POST /v1/dsar`; `dsar:submit`,
+    /// `dsar:submit_verified` or `dsar:manage`). With `dsar:submit` it starts
+    /// as `IDENTITY_UNVERIFIED` until the person follows the link sent to the
+    /// email on file. The answer echoes the subject and, with a `callbackUrl`,
+    /// carries `callbackSecret`, shown this once.
     async fn submit_dsar(&self, ctx: &Context<'_>, input: DsarInput) -> Result<Option<DsarRequest>> {
         let body = to_map(&input)?;
-        let key = ctx.data::<Arc<SuppressionKey>>()?.clone();
-        let private = ctx.data_opt::<AllowPrivateCallbacks>().copied().unwrap_or_default().0;
-        Ok(Some(DsarRequest(run(ctx, move |c, a| dsar::submit(c, a, &key, private, body)).await?)))
+        let setup = ctx.data::<Arc<DsarSetup>>()?.clone();
+        Ok(Some(DsarRequest(run(ctx, move |c, a| dsar::submit(c, a, &setup, body)).await?)))
     }
 
-    /// Runs a request in one transaction; it completes with a `result` (`dsar:manage`).
+    /// Runs a request in one transaction; it completes with a `result`
+    /// (`dsar:manage`). `CONFLICT` while unverified, or for an erasure
+    /// awaiting its approval.
     async fn process_dsar(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<DsarRequest>> {
-        let key = ctx.data::<Arc<SuppressionKey>>()?.clone();
-        Ok(Some(DsarRequest(run(ctx, move |c, a| dsar::process(c, a, &key, id)).await?)))
+        let setup = ctx.data::<Arc<DsarSetup>>()?.clone();
+        Ok(Some(DsarRequest(run(ctx, move |c, a| dsar::process(c, a, &setup, id)).await?)))
+    }
+
+    /// Approves an erasure, as a second person: another `dsar:manage`
+    /// subject than the submitter and than whoever processes it.
+    async fn approve_dsar(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<DsarRequest>> {
+        Ok(Some(DsarRequest(run(ctx, move |c, a| dsar::approve(c, a, id)).await?)))
     }
 
     /// Rejects a request with a reason; the answer tells the right to complain (`dsar:manage`).

@@ -44,7 +44,7 @@ use crate::config::GraphqlConfig;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::services::Precondition;
-use crate::services::suppression::SuppressionKey;
+use crate::services::dsar::DsarSetup;
 
 /// The schema type served at `/graphql`.
 pub type ClienteleSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -82,18 +82,13 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema served at `/graphql`, over `pool`, with the configured limits.
-/// `allow_private` lets DSAR callback URLs point to private addresses (the
-/// `webhook_allow_private` setting, as in REST).
-pub fn schema(
-    pool: DbPool,
-    suppression: Arc<SuppressionKey>,
-    allow_private: bool,
-    cfg: &GraphqlConfig,
-) -> ClienteleSchema {
+/// `dsar` carries the suppression key and what requests need (callback
+/// URLs, verification links, the erasure-approval rule), as in REST.
+pub fn schema(pool: DbPool, dsar: Arc<DsarSetup>, cfg: &GraphqlConfig) -> ClienteleSchema {
     let mut b = builder()
         .data(pool)
-        .data(suppression)
-        .data(dsar::AllowPrivateCallbacks(allow_private))
+        .data(dsar.key.clone())
+        .data(dsar)
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity)
         .limit_recursive_depth(MAX_RECURSION)

@@ -55,6 +55,9 @@ pub async fn observe(
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        // A page made for a person (the verification link's answer to a
+        // browser form) stays a page; every other error is a problem.
+        let is_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
         let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
         let rendered = match app_error {
             Some(e) => {
@@ -70,7 +73,9 @@ pub async fn observe(
                 }
                 Some(e.to_response(Some(&path), Some(&request_id)))
             }
-            None if !is_problem => Some(generic_problem(status).to_response(Some(&path), Some(&request_id))),
+            None if !is_problem && !is_page => {
+                Some(generic_problem(status).to_response(Some(&path), Some(&request_id)))
+            }
             None => None,
         };
         if let Some(new) = rendered {

@@ -1,5 +1,6 @@
 //! Rate limits per token `sub`: a token bucket (GCRA) for every request, and
-//! a stricter one for DSAR submissions and exports. State is in process: with
+//! a stricter one for DSAR submissions and exports; public endpoints
+//! (verification links) per client address. State is in process: with
 //! several replicas each enforces its own share (see README).
 
 use std::num::NonZeroU32;
@@ -25,6 +26,7 @@ type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, S
 pub struct RateLimits {
     general: Keyed,
     strict: Keyed,
+    public: Keyed,
     clock: DefaultClock,
 }
 
@@ -41,21 +43,32 @@ pub enum Verdict {
 }
 
 impl RateLimits {
-    /// `per_sec` with `burst` for everything; `dsar_per_min` for DSAR submissions and exports.
-    pub fn new(per_sec: u32, burst: u32, dsar_per_min: u32) -> Self {
+    /// `per_sec` with `burst` for everything; `dsar_per_min` for DSAR
+    /// submissions and exports; `public_per_min` per address on public endpoints.
+    pub fn new(per_sec: u32, burst: u32, dsar_per_min: u32, public_per_min: u32) -> Self {
         let general = Quota::per_second(nz(per_sec)).allow_burst(nz(burst));
         let strict = Quota::per_minute(nz(dsar_per_min)).allow_burst(nz(dsar_per_min));
+        let public = Quota::per_minute(nz(public_per_min)).allow_burst(nz(public_per_min));
         RateLimits {
             general: RateLimiter::keyed(general).with_middleware::<StateInformationMiddleware>(),
             strict: RateLimiter::keyed(strict).with_middleware::<StateInformationMiddleware>(),
+            public: RateLimiter::keyed(public).with_middleware::<StateInformationMiddleware>(),
             clock: DefaultClock::default(),
         }
     }
 
     /// Takes one token from `sub`'s bucket.
     pub fn check(&self, sub: &str, strict: bool) -> Verdict {
-        let limiter = if strict { &self.strict } else { &self.general };
-        match limiter.check_key(&sub.to_owned()) {
+        self.take(if strict { &self.strict } else { &self.general }, sub)
+    }
+
+    /// Takes one token from the bucket of a client address (public endpoints).
+    pub fn check_address(&self, address: &str) -> Verdict {
+        self.take(&self.public, address)
+    }
+
+    fn take(&self, limiter: &Keyed, key: &str) -> Verdict {
+        match limiter.check_key(&key.to_owned()) {
             Ok(state) => Verdict::Allowed {
                 limit: state.quota().burst_size().get(),
                 remaining: state.remaining_burst_capacity(),
@@ -69,16 +82,19 @@ impl RateLimits {
 
     /// Forgets buckets that are full again (bounded memory).
     pub fn shrink(&self) {
-        self.general.retain_recent();
-        self.strict.retain_recent();
-        self.general.shrink_to_fit();
-        self.strict.shrink_to_fit();
+        for l in [&self.general, &self.strict, &self.public] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
     }
 }
 
 const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+/// The public (unauthenticated) endpoints, limited per client address.
+const PUBLIC_PREFIX: &str = "/v1/dsar/verify/";
 
 fn strict(req: &ServiceRequest) -> bool {
     let path = req.path();
@@ -91,12 +107,21 @@ pub async fn rate_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let limited = req.path().starts_with("/v1/") || (req.path() == "/graphql" && req.method() == Method::POST);
-    let (true, Ok(actor), Some(state)) =
-        (limited, authenticate(req.request()), req.app_data::<web::Data<AppState>>().cloned())
-    else {
+    let public = req.path().starts_with(PUBLIC_PREFIX);
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned().filter(|_| limited) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let verdict = state.limits.check(&actor.sub, strict(&req));
+    let verdict = if public {
+        // The peer's address, not a forwarded header a client could set:
+        // behind a proxy, every client shares the proxy's bucket (README).
+        let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        state.limits.check_address(&address)
+    } else {
+        match authenticate(req.request()) {
+            Ok(actor) => state.limits.check(&actor.sub, strict(&req)),
+            Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        }
+    };
     match verdict {
         Verdict::Allowed { limit, remaining } => {
             let mut res = next.call(req).await?.map_into_boxed_body();

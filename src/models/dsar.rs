@@ -32,6 +32,19 @@ pub struct DsarRow {
     pub updated_at: DateTime<Utc>,
     pub version: i32,
     pub external_id: Option<String>,
+    /// How identity was established (`email_link`, `partner`, `controller`,
+    /// `legacy`); `None` while unverified.
+    pub verification: Option<String>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verify_nonce: Option<Vec<u8>>,
+    pub verify_token_hash: Option<Vec<u8>>,
+    pub verify_expires_at: Option<DateTime<Utc>>,
+    pub verify_contact_id: Option<Uuid>,
+    pub verify_mail: Option<String>,
+    pub verify_mail_attempts: i32,
+    pub verify_mail_next_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for DsarRow {

@@ -73,11 +73,13 @@ pub fn emit(
 
 /// The join condition of an event `e` (`kind`, `resource_id`) to the webhooks
 /// `w` that want it: enabled subscriptions whose patterns match, and a DSAR's
-/// status callback for that request's `dsar.*` events.
+/// status callback for that request's `dsar.*` events, except
+/// `dsar.verification_requested`: it carries the link, which only the
+/// controller's mailer may see (the submitter would verify for the person).
 pub(crate) const SUBSCRIBED: &str = "w.enabled AND ( \
     (w.dsar_id IS NULL AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.events) p \
        WHERE p = '*' OR p = e.type OR (right(p, 2) = '.*' AND left(p, -2) = split_part(e.type, '.', 1)))) \
-    OR (w.dsar_id::text = e.resource_id AND e.type LIKE 'dsar.%'))";
+    OR (w.dsar_id::text = e.resource_id AND e.type LIKE 'dsar.%' AND e.type <> 'dsar.verification_requested'))";
 
 /// Emits events in one insert and queues their deliveries in one more. Both
 /// rows take the transaction's id by default (`tx`, `event_tx`).

@@ -22,29 +22,43 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         .service(list_dsar)
         .service(get_dsar)
         .service(process_dsar)
+        .service(approve_dsar)
+        .service(verify_page)
+        .service(verify_dsar)
         .service(reject_dsar)
         .service(extend_dsar)
         .service(export_dsar)
         .service(check_suppression);
 }
 
-/// Submit a data-subject request (`dsar:submit` or `dsar:manage`).
+/// Submit a data-subject request (`dsar:submit`, `dsar:submit_verified` or `dsar:manage`).
 ///
-/// Due one month after receipt (the same day of the next month, or its last
-/// day). A `dsar:submit` token later sees only the status of its own requests.
-#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:manage"])),
+/// With `dsar:submit` the request starts as `identity_unverified`: a one-time
+/// link (valid 7 days) goes to the email already on file for the subject, by
+/// SMTP when configured, else in a `dsar.verification_requested` event for
+/// the controller's mailer. The answer is the same whether or not the email
+/// is known. Once the person confirms, the request is `received` and due one
+/// month later (the same day of the next month, or its last day); unverified,
+/// it expires after 30 days. `dsar:submit_verified` (a partner that
+/// authenticated the person) and `dsar:manage` skip the step. No identity
+/// document is ever asked for. A submitter later sees only the status of its
+/// own requests.
+#[utoipa::path(tag = "dsar",
+    security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:submit_verified"]), ("bearer" = ["dsar:manage"])),
     request_body = DsarInput,
-    responses((status = 201, description = "Received", body = DsarOut, headers(("Location" = String)))))]
+    responses((status = 201, description = "Submitted: `identity_unverified` or `received`", body = DsarOut,
+        headers(("Location" = String)))))]
 #[post("/dsar")]
 async fn submit_dsar(state: web::Data<AppState>, actor: Actor, body: JsonBody) -> Result<HttpResponse, AppError> {
-    let key = state.suppression.clone();
-    let private = state.config.webhook_allow_private;
-    let out = db::run(&state.pool, move |c| dsar::submit(c, &actor, &key, private, body.0)).await?;
+    let setup = state.dsar.clone();
+    let out = db::run(&state.pool, move |c| dsar::submit(c, &actor, &setup, body.0)).await?;
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/dsar/{}", out.id))).json(out))
 }
 
 /// List requests: all with `dsar:manage`, one's own with `dsar:submit`.
-#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:manage"])), params(DsarFilter),
+#[utoipa::path(tag = "dsar",
+    security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:submit_verified"]), ("bearer" = ["dsar:manage"])),
+    params(DsarFilter),
     responses((status = 200, description = "A page of requests", body = Page<DsarOut>)))]
 #[get("/dsar")]
 async fn list_dsar(state: web::Data<AppState>, actor: Actor, f: Filter<DsarFilter>) -> Result<HttpResponse, AppError> {
@@ -53,7 +67,8 @@ async fn list_dsar(state: web::Data<AppState>, actor: Actor, f: Filter<DsarFilte
 }
 
 /// Get a request (404 for another submitter's request).
-#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:manage"])),
+#[utoipa::path(tag = "dsar",
+    security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:submit_verified"]), ("bearer" = ["dsar:manage"])),
     responses((status = 200, description = "The request", body = DsarOut)))]
 #[get("/dsar/{id}")]
 async fn get_dsar(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
@@ -63,15 +78,112 @@ async fn get_dsar(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>)
 }
 
 /// Process a request in one transaction; it completes with a `result`.
+///
+/// 409 while the request is `identity_unverified`, and for an erasure that
+/// awaits its approval (`CLIENTELE_DSAR_ERASURE_APPROVAL=true`) or that the
+/// same subject approved.
 #[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])),
-    responses((status = 200, description = "Completed", body = DsarOut)))]
+    responses((status = 200, description = "Completed", body = DsarOut),
+        (status = 409, description = "Unverified, closed, or an erasure awaiting a second person's approval",
+            body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/dsar/{id}/process")]
 async fn process_dsar(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let key = state.suppression.clone();
-    let out = db::run(&state.pool, move |c| dsar::process(c, &actor, &key, id)).await?;
+    let setup = state.dsar.clone();
+    let out = db::run(&state.pool, move |c| dsar::process(c, &actor, &setup, id)).await?;
     Ok(HttpResponse::Ok().json(out))
 }
+
+/// Approve an erasure as a second person (four eyes).
+///
+/// By a `dsar:manage` subject other than the submitter; whoever then
+/// processes it must be another subject again. Required before `process`
+/// when `CLIENTELE_DSAR_ERASURE_APPROVAL=true`.
+#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])),
+    responses((status = 200, description = "Approved", body = DsarOut),
+        (status = 409, description = "Not an open erasure, already approved, or approved by its submitter",
+            body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/dsar/{id}/approve")]
+async fn approve_dsar(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |c| dsar::approve(c, &actor, id)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The page a verification link opens (public): it changes nothing.
+///
+/// Mail scanners fetch links, so a GET never verifies: the page asks the
+/// person to confirm, which POSTs to the same address. The page is the same
+/// for every token, known or not.
+#[utoipa::path(tag = "dsar", security(()),
+    responses((status = 200, description = "A confirmation page", content_type = "text/html", body = String)))]
+#[get("/dsar/verify/{token}")]
+async fn verify_page(_token: web::Path<String>) -> HttpResponse {
+    html(HttpResponse::Ok(), PAGE_CONFIRM)
+}
+
+/// What a verification answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct VerifiedOut {
+    /// Always `received`: the request is now handled, within a month.
+    pub status: &'static str,
+    /// The deadline of the answer.
+    pub due_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Confirm a request as its data subject (public; the link's one use).
+///
+/// Moves the request to `received`; its one-month deadline counts from now,
+/// and the submitter's callback hears `dsar.received`. The same 404 for an
+/// unknown link and one already used; 410 once expired (7 days). Rate-limited
+/// per client address. A browser form (`Accept: text/html`) gets a page.
+#[utoipa::path(tag = "dsar", security(()),
+    responses((status = 200, description = "Verified", body = VerifiedOut),
+        (status = 404, description = "Unknown or already used", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+        (status = 410, description = "Expired", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = crate::error::Problem,
+            content_type = "application/problem+json")))]
+#[post("/dsar/verify/{token}")]
+async fn verify_dsar(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    let wants_html =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let out = db::run(&state.pool, move |c| crate::services::identity::verify(c, &token, dsar::status_doc)).await;
+    match (out, wants_html) {
+        (Ok(row), false) => Ok(HttpResponse::Ok().json(VerifiedOut { status: "received", due_at: row.due_at })),
+        (Ok(_), true) => Ok(html(HttpResponse::Ok(), PAGE_DONE)),
+        (Err(e @ (AppError::NotFound(_) | AppError::Gone(_))), true) => {
+            Ok(html(HttpResponse::build(actix_web::ResponseError::status_code(&e)), PAGE_INVALID))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn html(mut res: actix_web::HttpResponseBuilder, body: &'static str) -> HttpResponse {
+    res.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .body(body)
+}
+
+const PAGE_CONFIRM: &str = include_str!("verify_confirm.html");
+const PAGE_DONE: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+<title>Request confirmed</title><body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\">\
+<h1>Thank you</h1><p>Your request is confirmed. It will be answered within one month.</p></body></html>";
+const PAGE_INVALID: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+<title>Link not valid</title><body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\">\
+<h1>This link is not valid</h1><p>It has expired or was already used. If you still want to exercise your rights, \
+make the request again.</p></body></html>";
 
 /// Reject a request with a reason; the answer tells the right to complain.
 #[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])), request_body = ReasonInput,

@@ -14,7 +14,7 @@ use super::contacts::{self, ContactInput};
 use super::export::{self, Kind};
 use super::suppression::{self, Reason, SuppressionKey};
 use super::{Errors, decode};
-use super::{audit, erasure, events};
+use super::{audit, erasure, events, identity};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{contacts as contacts_t, dsar_requests, purposes};
 use crate::domain::Email;
@@ -90,13 +90,44 @@ pub struct DsarInput {
     pub external_id: Option<String>,
 }
 
-/// `received`, `completed` or `rejected`.
+/// Where a request stands: `identity_unverified` (waiting for the person to
+/// follow the link sent to the email on file), `received` (the one-month
+/// clock runs), `completed`, `rejected`, or `expired` (never verified within
+/// 30 days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DsarStatus {
+    IdentityUnverified,
     Received,
     Completed,
     Rejected,
+    Expired,
+}
+
+impl DsarStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DsarStatus::IdentityUnverified => "identity_unverified",
+            DsarStatus::Received => "received",
+            DsarStatus::Completed => "completed",
+            DsarStatus::Rejected => "rejected",
+            DsarStatus::Expired => "expired",
+        }
+    }
+}
+
+/// How the subject's identity was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// The person followed the one-time link sent to the email on file.
+    EmailLink,
+    /// Submitted with `dsar:submit_verified`: the partner authenticated the person itself.
+    Partner,
+    /// Submitted with `dsar:manage`: verified by the controller.
+    Controller,
+    /// Received before verification existed.
+    Legacy,
 }
 
 /// A request as the API returns it. A `dsar:submit` token sees its own
@@ -112,7 +143,21 @@ pub struct DsarOut {
     /// The token `sub` that submitted it.
     pub requester: String,
     pub received_at: DateTime<Utc>,
-    /// One month after receipt (three once extended).
+    /// How identity was established; null while `identity_unverified`.
+    pub verification: Option<Verification>,
+    /// When identity was established; the deadline counts from then.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// While `identity_unverified`: when the request expires unless verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Erasure: the `dsar:manage` subject that approved it (with
+    /// `CLIENTELE_DSAR_ERASURE_APPROVAL=true`, required before processing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    /// One month after verification (three once extended). While
+    /// `identity_unverified`, provisional: it is set again on verification.
     pub due_at: DateTime<Utc>,
     pub extended: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,9 +190,20 @@ pub struct DsarOut {
 
 fn status_of(s: &str) -> DsarStatus {
     match s {
+        "identity_unverified" => DsarStatus::IdentityUnverified,
         "completed" => DsarStatus::Completed,
         "rejected" => DsarStatus::Rejected,
+        "expired" => DsarStatus::Expired,
         _ => DsarStatus::Received,
+    }
+}
+
+fn verification_of(s: &str) -> Verification {
+    match s {
+        "email_link" => Verification::EmailLink,
+        "partner" => Verification::Partner,
+        "controller" => Verification::Controller,
+        _ => Verification::Legacy,
     }
 }
 
@@ -157,7 +213,7 @@ fn view(actor: &Actor, row: DsarRow) -> DsarOut {
 }
 
 /// What events and callbacks carry: the status, no personal data.
-fn status_doc(row: &DsarRow) -> Option<Value> {
+pub fn status_doc(row: &DsarRow) -> Option<Value> {
     serde_json::to_value(shape(false, row.clone())).ok()
 }
 
@@ -170,6 +226,12 @@ fn shape(full: bool, row: DsarRow) -> DsarOut {
         subject: full.then_some(Subject { email: row.subject_email, contact_id: row.subject_contact_id }),
         requester: row.requester,
         received_at: row.received_at,
+        verification: row.verification.as_deref().map(verification_of),
+        verified_at: row.verified_at,
+        expires_at: (row.status == "identity_unverified")
+            .then(|| row.created_at + chrono::Duration::days(identity::UNVERIFIED_EXPIRE_DAYS)),
+        approved_by: row.approved_by.filter(|_| full),
+        approved_at: row.approved_at,
         due_at: row.due_at,
         extended: row.extended,
         extension_reason: row.extension_reason.filter(|_| full),
@@ -191,17 +253,57 @@ pub fn one_month_after(t: DateTime<Utc>) -> DateTime<Utc> {
     t.checked_add_months(Months::new(1)).unwrap_or(t)
 }
 
-/// `POST /v1/dsar` (`dsar:submit` or `dsar:manage`).
+/// What requests need beyond a connection, read once from the configuration.
+#[derive(Debug, Clone)]
+pub struct DsarSetup {
+    /// The suppression list's key; also the key of verification links.
+    pub key: std::sync::Arc<SuppressionKey>,
+    /// Callback URLs may be private or plain http.
+    pub allow_private: bool,
+    /// Where the person reaches the service (`CLIENTELE_PUBLIC_URL`): the links' base.
+    pub public_url: String,
+    /// The service sends verification mails itself (`CLIENTELE_SMTP_URL` is set);
+    /// otherwise the `dsar.verification_requested` event carries the link.
+    pub smtp: bool,
+    /// An erasure needs a second `dsar:manage` subject's approval (`CLIENTELE_DSAR_ERASURE_APPROVAL`).
+    pub erasure_approval: bool,
+}
+
+impl DsarSetup {
+    /// A setup for tools and benches: no SMTP, no approval, links on `http://localhost`.
+    pub fn local(key: std::sync::Arc<SuppressionKey>) -> Self {
+        DsarSetup {
+            key,
+            allow_private: true,
+            public_url: "http://localhost".into(),
+            smtp: false,
+            erasure_approval: false,
+        }
+    }
+}
+
+/// Whether `actor` may submit or follow requests, and how its submissions are verified.
+fn submitter(actor: &Actor) -> Result<Option<&'static str>, AppError> {
+    if actor.has(Scope::DsarManage) {
+        Ok(Some("controller"))
+    } else if actor.has(Scope::DsarSubmitVerified) {
+        Ok(Some("partner"))
+    } else {
+        actor.require(Scope::DsarSubmit)?;
+        Ok(None)
+    }
+}
+
+/// `POST /v1/dsar` (`dsar:submit`, `dsar:submit_verified` or `dsar:manage`).
+/// A `dsar:submit` request starts as `identity_unverified` (see `identity`).
 pub fn submit(
     conn: &mut PgConnection,
     actor: &Actor,
-    key: &SuppressionKey,
-    allow_private: bool,
+    setup: &DsarSetup,
     body: Map<String, Value>,
 ) -> Result<DsarOut, AppError> {
-    if !actor.has(Scope::DsarManage) {
-        actor.require(Scope::DsarSubmit)?;
-    }
+    let verification = submitter(actor)?;
+    let (key, allow_private) = (&*setup.key, setup.allow_private);
     let (input, mut errors) = decode::<DsarInput>(body);
     let Some(input) = input else { return Err(AppError::Validation(errors.0)) };
     if input.kind.is_none() {
@@ -232,19 +334,28 @@ pub fn submit(
     errors.finish()?;
     let kind = input.kind.expect("required");
     conn.transaction(|conn| {
-        let hmac = match (&email, subject.contact_id) {
+        // The subject on file, found the same way whatever the outcome (the
+        // answer must not tell whether the email is known).
+        let on_file = match (&email, subject.contact_id) {
+            (Some(e), _) => contact_model::find_by_email(conn, e.as_str(), false)?,
+            (None, Some(id)) => contact_model::find(conn, id, false)?,
+            _ => None,
+        };
+        let on_file_email: Option<(Uuid, Email)> =
+            on_file.as_ref().and_then(|c| c.email.as_deref().and_then(|e| Email::parse(e).ok()).map(|e| (c.id, e)));
+        let hmac = match (&email, &on_file_email) {
             (Some(e), _) => Some(key.hmac(e)),
-            (None, Some(id)) => contact_model::find(conn, id, false)?
-                .and_then(|c| c.email)
-                .and_then(|e| Email::parse(&e).ok())
-                .map(|e| key.hmac(&e)),
+            (None, Some((_, e))) => Some(key.hmac(e)),
             _ => None,
         };
         let now = Utc::now().trunc_subsecs(6);
+        let id = Uuid::now_v7();
+        let pending = verification.is_none().then(|| identity::pending(key, id, now));
+        let recipient = pending.as_ref().and(on_file_email.as_ref().map(|(cid, _)| *cid));
         let row = DsarRow {
-            id: Uuid::now_v7(),
+            id,
             kind: kind.as_str().into(),
-            status: "received".into(),
+            status: if pending.is_some() { "identity_unverified" } else { "received" }.into(),
             subject_email: email.map(|e| e.as_str().to_owned()),
             subject_contact_id: subject.contact_id,
             subject_hmac: hmac,
@@ -263,6 +374,17 @@ pub fn submit(
             updated_at: now,
             version: 1,
             external_id: input.external_id.clone(),
+            verification: verification.map(str::to_owned),
+            verified_at: verification.map(|_| now),
+            verify_nonce: pending.as_ref().map(|p| p.nonce.clone()),
+            verify_token_hash: pending.as_ref().map(|p| identity::token_hash(&p.token)),
+            verify_expires_at: pending.as_ref().map(|p| p.expires_at),
+            verify_contact_id: recipient,
+            verify_mail: (recipient.is_some() && setup.smtp).then(|| "pending".to_owned()),
+            verify_mail_attempts: 0,
+            verify_mail_next_at: (recipient.is_some() && setup.smtp).then_some(now),
+            approved_by: None,
+            approved_at: None,
         };
         diesel::insert_into(dsar_requests::table).values(&row).execute(conn)?;
         let callback_secret = match &input.callback_url {
@@ -283,7 +405,54 @@ pub fn submit(
             }
             None => None,
         };
-        events::change(conn, actor, "dsar.received", "dsar_request", row.id, vec!["type".into()], status_doc(&row))?;
+        match (&pending, recipient) {
+            (None, _) => {
+                events::change(
+                    conn,
+                    actor,
+                    "dsar.received",
+                    "dsar_request",
+                    row.id,
+                    vec!["type".into()],
+                    status_doc(&row),
+                )?;
+                if verification == Some("partner") {
+                    // The partner vouched for the person: said in the audit, by whom.
+                    audit::record(
+                        conn,
+                        actor,
+                        "dsar.identity_vouched",
+                        "dsar_request",
+                        row.id,
+                        vec!["verification".into()],
+                    )?;
+                }
+            }
+            (Some(p), contact) => {
+                let fields = vec!["type".into(), "status".into()];
+                events::change(
+                    conn,
+                    actor,
+                    "dsar.identity_unverified",
+                    "dsar_request",
+                    row.id,
+                    fields,
+                    status_doc(&row),
+                )?;
+                if let Some(contact) = contact {
+                    let link = (!setup.smtp).then(|| identity::link(&setup.public_url, &p.token));
+                    let doc = identity::requested_doc(&row, contact, link.as_deref());
+                    events::emit(
+                        conn,
+                        "dsar.verification_requested",
+                        "dsar_request",
+                        &row.id.to_string(),
+                        vec![],
+                        Some(doc),
+                    )?;
+                }
+            }
+        }
         let mut out = view(actor, row.clone());
         // The submitter sees what it sent, once, in the 201 answer.
         out.subject = Some(Subject { email: row.subject_email, contact_id: row.subject_contact_id });
@@ -294,9 +463,7 @@ pub fn submit(
 
 /// Loads a request visible to `actor`: a submitter sees only its own (404 otherwise).
 fn visible(conn: &mut PgConnection, actor: &Actor, id: Uuid, lock: bool) -> Result<DsarRow, AppError> {
-    if !actor.has(Scope::DsarManage) {
-        actor.require(Scope::DsarSubmit)?;
-    }
+    submitter(actor)?;
     let row = model::find(conn, id, lock)?.ok_or(AppError::NotFound("request"))?;
     if !actor.has(Scope::DsarManage) && row.requester != actor.sub {
         return Err(AppError::NotFound("request"));
@@ -329,19 +496,14 @@ pub struct DsarFilter {
 
 /// `GET /v1/dsar`: every request for `dsar:manage`, one's own for `dsar:submit`.
 pub fn list(conn: &mut PgConnection, actor: &Actor, f: DsarFilter) -> Result<Page<DsarOut>, AppError> {
-    if !actor.has(Scope::DsarManage) {
-        actor.require(Scope::DsarSubmit)?;
-    }
+    submitter(actor)?;
     let page = PageRequest::parse(f.limit, f.after.as_deref(), None)?;
     let mut q = dsar_requests::table.select(DsarRow::as_select()).into_boxed();
     if !actor.has(Scope::DsarManage) {
         q = q.filter(dsar_requests::requester.eq(actor.sub.clone()));
     }
     if let Some(s) = f.status {
-        q = q.filter(
-            dsar_requests::status
-                .eq(serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
-        );
+        q = q.filter(dsar_requests::status.eq(s.as_str()));
     }
     if let Some(k) = f.kind {
         q = q.filter(dsar_requests::type_.eq(k.as_str()));
@@ -354,6 +516,13 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, f: DsarFilter) -> Result<Pag
 }
 
 fn must_be_open(row: &DsarRow) -> Result<(), AppError> {
+    if row.status == "identity_unverified" {
+        return Err(AppError::Conflict {
+            code: "identity_unverified",
+            detail: "the data subject has not confirmed the request yet (the link sent to the email on file)".into(),
+            field: None,
+        });
+    }
     if row.status != "received" {
         return Err(AppError::Conflict {
             code: "closed",
@@ -405,8 +574,15 @@ pub fn reject(conn: &mut PgConnection, actor: &Actor, id: Uuid, body: Map<String
     let why = reason(body)?;
     conn.transaction(|conn| {
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("request"))?;
-        must_be_open(&row)?;
-        let row = save_close(conn, id, "rejected", None, Some(why))?;
+        // An unverified request may be refused (manifestly unfounded, Art. 12(5)).
+        if row.status != "identity_unverified" {
+            must_be_open(&row)?;
+        }
+        let row = diesel::update(dsar_requests::table.find(id))
+            .set(dsar_requests::verify_token_hash.eq(None::<Vec<u8>>))
+            .returning(DsarRow::as_returning())
+            .get_result(conn)?;
+        let row = save_close(conn, row.id, "rejected", None, Some(why))?;
         events::change(
             conn,
             actor,
@@ -435,7 +611,8 @@ pub fn extend(conn: &mut PgConnection, actor: &Actor, id: Uuid, body: Map<String
                 field: None,
             });
         }
-        let due = row.received_at.checked_add_months(Months::new(3)).unwrap_or(row.due_at);
+        let from = row.verified_at.unwrap_or(row.received_at);
+        let due = from.checked_add_months(Months::new(3)).unwrap_or(row.due_at);
         let row = diesel::update(dsar_requests::table.find(id))
             .set((
                 dsar_requests::due_at.eq(due),
@@ -470,14 +647,70 @@ fn subject_of(conn: &mut PgConnection, row: &DsarRow) -> Result<Option<Contact>,
     }
 }
 
-/// `POST /v1/dsar/{id}/process` (`dsar:manage`): runs the request in one
-/// transaction and completes it with a `result`.
-pub fn process(conn: &mut PgConnection, actor: &Actor, key: &SuppressionKey, id: Uuid) -> Result<DsarOut, AppError> {
+/// `POST /v1/dsar/{id}/approve` (`dsar:manage`): the second person's
+/// approval of an erasure, by a subject other than the submitter; the one who
+/// processes it must be another again.
+pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<DsarOut, AppError> {
     actor.require(Scope::DsarManage)?;
     conn.transaction(|conn| {
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("request"))?;
         must_be_open(&row)?;
+        let conflict = |code, detail: &str| AppError::Conflict { code, detail: detail.into(), field: None };
+        if DsarType::parse(&row.kind) != DsarType::Erasure {
+            return Err(conflict("not_applicable", "only an erasure is approved"));
+        }
+        if row.approved_by.is_some() {
+            return Err(conflict("already_approved", "this erasure is already approved"));
+        }
+        if row.requester == actor.sub {
+            return Err(conflict("same_subject", "the approval must come from another person than the submitter"));
+        }
+        let row: DsarRow = diesel::update(dsar_requests::table.find(id))
+            .set((
+                dsar_requests::approved_by.eq(&actor.sub),
+                dsar_requests::approved_at.eq(diesel::dsl::now),
+                dsar_requests::updated_at.eq(diesel::dsl::now),
+                dsar_requests::version.eq(dsar_requests::version + 1),
+            ))
+            .returning(DsarRow::as_returning())
+            .get_result(conn)?;
+        let fields = vec!["approved_by".into(), "approved_at".into()];
+        events::change(conn, actor, "dsar.approved", "dsar_request", id, fields, status_doc(&row))?;
+        Ok(view(actor, row))
+    })
+}
+
+/// `POST /v1/dsar/{id}/process` (`dsar:manage`): runs the request in one
+/// transaction and completes it with a `result`. 409 while unverified, and
+/// for an erasure awaiting its approval (when required) or approved by the
+/// same subject.
+pub fn process(conn: &mut PgConnection, actor: &Actor, setup: &DsarSetup, id: Uuid) -> Result<DsarOut, AppError> {
+    actor.require(Scope::DsarManage)?;
+    let key = &*setup.key;
+    conn.transaction(|conn| {
+        let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("request"))?;
+        must_be_open(&row)?;
         let kind = DsarType::parse(&row.kind);
+        if kind == DsarType::Erasure {
+            match &row.approved_by {
+                Some(by) if *by == actor.sub => {
+                    return Err(AppError::Conflict {
+                        code: "same_subject",
+                        detail: "the erasure must be processed by another person than the one who approved it".into(),
+                        field: None,
+                    });
+                }
+                None if setup.erasure_approval => {
+                    return Err(AppError::Conflict {
+                        code: "approval_required",
+                        detail: "an erasure needs POST /v1/dsar/{id}/approve by a second dsar:manage subject first"
+                            .into(),
+                        field: None,
+                    });
+                }
+                _ => {}
+            }
+        }
         let subject = subject_of(conn, &row)?;
         let result = match subject {
             None => {

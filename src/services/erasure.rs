@@ -54,13 +54,19 @@ const RULES: &[Rule] = &[
     Rule { table: "idempotency_keys", locate: "resource_id = $1", action: Action::Delete, why: "" },
     Rule {
         table: "dsar_requests",
-        locate: "subject_contact_id = $1 OR subject_hmac = $2",
+        locate: "subject_contact_id = $1 OR subject_hmac = $2 OR verify_contact_id = $1",
         action: Action::Scrub,
         why: "the record of the request is kept to demonstrate compliance, without personal data",
     },
     Rule {
         table: "events",
-        locate: "resource_id = $1::text",
+        // The contact's own events, and the verification links of requests
+        // about it (`dsar.verification_requested` names the contact). Other
+        // `dsar.*` events carry a status, no personal data, and may still be
+        // on their way to the submitter's callback.
+        locate: "resource_id = $1::text OR (type = 'dsar.verification_requested' AND resource_id IN \
+                 (SELECT id::text FROM dsar_requests WHERE subject_contact_id = $1 OR subject_hmac = $2 \
+                  OR verify_contact_id = $1))",
         action: Action::Scrub,
         why: "the change feed keeps the fact of each change, without the person's data",
     },

@@ -12,6 +12,8 @@ pub mod dsar;
 pub mod erasure;
 pub mod events;
 pub mod export;
+pub mod identity;
+pub mod mailer;
 pub mod orders;
 pub mod register;
 pub mod related;

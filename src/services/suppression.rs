@@ -37,6 +37,18 @@ impl SuppressionKey {
         Self::new(&mac.finalize().into_bytes())
     }
 
+    /// HMAC of `parts` under this key, separated from the list's own use by
+    /// `label` (the verification links of data-subject requests use it).
+    pub fn mac(&self, label: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()).expect("HMAC takes any key length");
+        mac.update(label);
+        for p in parts {
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// HMAC of the normalised (trimmed, lowercased) email.
     pub fn hmac(&self, email: &Email) -> Vec<u8> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()).expect("HMAC takes any key length");

@@ -180,6 +180,9 @@ async fn submitter_sees_only_its_own_status_and_never_exports() {
     assert_eq!(app.get(&format!("/v1/dsar/{id}"), &b).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/v1/dsar", &b).await.body["data"].as_array().unwrap().len(), 0);
     assert_eq!(app.get("/v1/dsar", &a).await.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get(&format!("/v1/dsar/{id}"), &a).await.body["status"], "identity_unverified");
+    crate::identity::verify_by_link(&app, id).await;
+    assert_eq!(app.get(&format!("/v1/dsar/{id}"), &a).await.body["status"], "received");
     process(&app, id).await;
     let r = app.get(&format!("/v1/dsar/{id}"), &a).await;
     assert_eq!(r.body["status"], "completed");
@@ -381,6 +384,10 @@ async fn erasure_leaves_no_trace_keeps_orders_and_suppresses_the_email() {
         assert_eq!(r.status, StatusCode::CREATED);
     }
     submit(&app, &t, json!({"type": "access", "subject": {"email": email}, "requested_by": "Gwendolyn Quatermass", "note": "call +33655501234"})).await;
+    // A shop relays a request: the person follows the link (its token must never reach the logs).
+    let relayed = submit(&app, &token("dsar:submit"), json!({"type": "access", "subject": {"email": email}})).await;
+    let link = crate::identity::link_token(&app, relayed["id"].as_str().unwrap()).await;
+    crate::identity::verify_by_link(&app, relayed["id"].as_str().unwrap()).await;
     let mut conn = app.db.conn();
     let before = scan(&mut conn, email);
     for place in ["contacts.email", "idempotency_keys.response_body", "dsar_requests.subject_email"] {
@@ -401,6 +408,7 @@ async fn erasure_leaves_no_trace_keeps_orders_and_suppresses_the_email() {
     assert_eq!(result["suppressed"], true);
     assert!(result["retained"][0]["why"].as_str().unwrap().contains("accounting"));
 
+    assert!(!logs.lock().unwrap().windows(link.len()).any(|w| w == link.as_bytes()), "a link's token in the logs");
     for needle in [email, first, last, phone, "33655501234"] {
         assert_eq!(scan(&mut conn, needle), Vec::<String>::new(), "`{needle}` survives erasure");
         assert!(!logs.lock().unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()), "`{needle}` in the logs");

@@ -218,17 +218,23 @@ async fn dsar_status_changes_are_called_back_signed() {
     let secret = r.body["callback_secret"].as_str().unwrap().to_owned();
     let id = r.body["id"].as_str().unwrap().to_owned();
     assert!(app.get(&format!("/v1/dsar/{id}"), &submitter).await.body.get("callback_secret").is_none());
+    let link = crate::identity::link_token(&app, &id).await;
+    crate::identity::verify_by_link(&app, &id).await;
     app.post(&format!("/v1/dsar/{id}/process"), &admin(), json!({})).await;
     drain(&app).await;
     let got = rx.received();
     let types: Vec<String> = got.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(types, ["dsar.received", "dsar.completed"]);
+    // The link's event goes to the controller only: the submitter could verify for the person.
+    assert_eq!(types, ["dsar.identity_unverified", "dsar.received", "dsar.completed"]);
     for r in &got {
+        assert!(!String::from_utf8_lossy(&r.body).contains(&link), "the link never reaches the submitter");
         assert!(verify(&secret, r.header("clientele-signature").unwrap(), &r.body));
-        assert_eq!(r.json()["data"]["external_id"], "ticket-77");
+        assert_eq!(r.json()["data"]["external_id"], "ticket-77", "{}", r.json());
         assert!(!String::from_utf8_lossy(&r.body).contains("cb@example.com"), "no personal data in callbacks");
     }
-    assert_eq!(got[1].json()["data"]["status"], "completed");
+    assert_eq!(got[0].json()["data"]["status"], "identity_unverified");
+    assert_eq!(got[1].json()["data"]["status"], "received");
+    assert_eq!(got[2].json()["data"]["status"], "completed");
     let hooks = app.get("/v1/webhooks", &token("webhooks:manage")).await;
     assert_eq!(hooks.body["data"].as_array().unwrap().len(), 0, "callbacks are not subscriptions");
 }

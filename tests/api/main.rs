@@ -11,6 +11,7 @@ mod contention;
 mod conventions;
 mod gdpr;
 mod graphql;
+mod identity;
 mod integrations;
 mod orders;
 mod record;

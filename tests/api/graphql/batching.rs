@@ -48,7 +48,7 @@ async fn statements_for(clients: usize, contacts: usize) -> (usize, usize) {
         .connection_customizer(Box::new(counter.clone()))
         .build_unchecked(ConnectionManager::<PgConnection>::new(&app.db.url));
     let pool = clientele::db::DbPool::new(pool, std::time::Duration::from_secs(5));
-    let schema = clientele::graphql::schema(pool, test_key(), false, &GraphqlConfig::default());
+    let schema = clientele::graphql::schema(pool, crate::helpers::dsar_setup(), &GraphqlConfig::default());
     // Warm the pool, then count one run.
     exec_on(&schema, "admin", NESTED, json!({})).await;
     counter.0.store(0, Ordering::SeqCst);
@@ -84,10 +84,4 @@ async fn nested_queries_issue_the_same_statements_whatever_the_rows() {
     // Client.orders (+ lines), Contact.client (+ spend), Contact.orders (+ lines),
     // Order.contact (+ spend), Contact.interactions, Contact.consents.
     assert_eq!(large, 14);
-}
-
-fn test_key() -> std::sync::Arc<clientele::services::suppression::SuppressionKey> {
-    std::sync::Arc::new(clientele::services::suppression::SuppressionKey::new(
-        crate::helpers::SUPPRESSION_KEY.as_bytes(),
-    ))
 }

@@ -86,7 +86,7 @@ async fn a_submitter_sees_its_own_requests_status_only() {
     let r = exec_as(&app, "shop-a", "dsar:submit", SUBMIT, json!({"input": input})).await;
     assert!(r.get("errors").is_none(), "{r}");
     let sent = &r["data"]["submitDsar"];
-    assert_eq!(sent["status"], "RECEIVED");
+    assert_eq!(sent["status"], "IDENTITY_UNVERIFIED");
     assert_eq!(sent["subject"]["email"], "subject@example.com", "the answer echoes what was sent");
     assert_eq!(sent["requester"], "shop-a");
     assert_eq!(sent["externalId"], "A-1");
@@ -97,18 +97,19 @@ async fn a_submitter_sees_its_own_requests_status_only() {
     let r = exec_as(&app, "shop-a", "dsar:submit", q, json!({"id": id})).await;
     assert_eq!(
         r["data"]["dsarRequest"],
-        json!({"status": "RECEIVED", "subject": null, "requestedBy": null, "result": null, "callbackSecret": null}),
+        json!({"status": "IDENTITY_UNVERIFIED", "subject": null, "requestedBy": null, "result": null, "callbackSecret": null}),
         "{r}"
     );
     let r = exec_as(&app, "shop-b", "dsar:submit", q, json!({"id": id})).await;
     assert_eq!(codes(&r), ["NOT_FOUND"], "{r}");
     assert!(!r.to_string().contains("subject@example.com"));
 
-    let list = "{ dsarRequests(status: RECEIVED, type: ACCESS) { nodes { id status } pageInfo { hasNextPage } } }";
+    let list =
+        "{ dsarRequests(status: IDENTITY_UNVERIFIED, type: ACCESS) { nodes { id status } pageInfo { hasNextPage } } }";
     let r = exec_as(&app, "shop-b", "dsar:submit", list, json!({})).await;
     assert_eq!(r["data"]["dsarRequests"]["nodes"], json!([]), "{r}");
     let r = exec_as(&app, "shop-a", "dsar:submit", list, json!({})).await;
-    assert_eq!(r["data"]["dsarRequests"]["nodes"], json!([{"id": id, "status": "RECEIVED"}]), "{r}");
+    assert_eq!(r["data"]["dsarRequests"]["nodes"], json!([{"id": id, "status": "IDENTITY_UNVERIFIED"}]), "{r}");
 
     // A submitter cannot process; a bad submission lists its fields.
     let r = exec_as(

@@ -65,7 +65,7 @@ async fn limits_and_introspection_follow_the_configuration() {
     let r = exec_on(&state.graphql, "admin", "{ __schema { types { name } } }", json!({})).await;
     assert_eq!(r, json!({"data": {"__schema": null}}), "introspection is off: nothing is described");
     let on = GraphqlConfig::default();
-    let schema = clientele::graphql::schema(state.pool.clone(), state.suppression.clone(), false, &on);
+    let schema = clientele::graphql::schema(state.pool.clone(), state.dsar.clone(), &on);
     let r = exec_on(&schema, "admin", "{ __type(name: \"Client\") { name } }", json!({})).await;
     assert_eq!(r["data"]["__type"]["name"], "Client", "{r}");
 }
@@ -80,9 +80,13 @@ async fn complexity_is_first_times_the_selection() {
     for (query, cost) in [(q, 1550), (without_first, 7550)] {
         for (limit, refused) in [(cost, false), (cost - 1, true)] {
             let cfg = GraphqlConfig { max_complexity: limit, ..GraphqlConfig::default() };
-            let r =
-                exec_on(&clientele::graphql::schema(pool.clone(), test_key(), false, &cfg), "admin", query, json!({}))
-                    .await;
+            let r = exec_on(
+                &clientele::graphql::schema(pool.clone(), crate::helpers::dsar_setup(), &cfg),
+                "admin",
+                query,
+                json!({}),
+            )
+            .await;
             assert_eq!(codes(&r).contains(&"QUERY_TOO_COMPLEX".to_owned()), refused, "{query} at {limit}: {r}");
         }
     }
@@ -104,10 +108,4 @@ async fn no_actor_no_data() {
     let app = TestApp::new().await;
     let r = serde_json::to_value(app.state.graphql.execute("{ clients { nodes { id } } }").await).unwrap();
     assert_eq!(codes(&r), ["UNAUTHENTICATED"], "{r}");
-}
-
-fn test_key() -> std::sync::Arc<clientele::services::suppression::SuppressionKey> {
-    std::sync::Arc::new(clientele::services::suppression::SuppressionKey::new(
-        crate::helpers::SUPPRESSION_KEY.as_bytes(),
-    ))
 }

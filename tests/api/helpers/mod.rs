@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod receiver;
+pub mod smtp;
 
 use std::time::Duration;
 
@@ -56,8 +57,20 @@ pub fn config(url: &str) -> Config {
         rate_per_sec: 1000,
         rate_burst: 1000,
         dsar_rate_per_min: 1000,
+        public_rate_per_min: 1000,
+        public_url: "https://privacy.example.com".into(),
+        mail: None,
+        dsar_erasure_approval: false,
         graphql: Default::default(),
     }
+}
+
+/// What requests need, as the test configuration sets it (no SMTP).
+pub fn dsar_setup() -> std::sync::Arc<clientele::services::dsar::DsarSetup> {
+    let key = clientele::services::suppression::SuppressionKey::new(SUPPRESSION_KEY.as_bytes());
+    let mut setup = clientele::services::dsar::DsarSetup::local(std::sync::Arc::new(key));
+    setup.public_url = "https://privacy.example.com".into();
+    std::sync::Arc::new(setup)
 }
 
 /// A token for `scopes` (space-separated).
