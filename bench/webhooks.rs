@@ -141,6 +141,8 @@ fn main() {
         public_url: "http://127.0.0.1".into(),
         mail: None,
         dsar_erasure_approval: false,
+        sensitive_text: Default::default(),
+        contract_window_days: 365,
         graphql: Default::default(),
     };
     let keys = JwtKeys::from_secret("bench-secret-bench-secret-bench-secret", "clientele", "clientele").unwrap();

@@ -26,6 +26,8 @@
 //! | `CLIENTELE_SMTP_URL` | SMTP server of verification mails: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS); unset: the `dsar.verification_requested` event carries the link for the controller's own mailer | none |
 //! | `CLIENTELE_MAIL_FROM` | sender of those mails, in the controller's name (`Acme SAS <privacy@acme.example>`); required with `CLIENTELE_SMTP_URL` | none |
 //! | `CLIENTELE_MAIL_TEMPLATE_FILE` | plain-text template of the verification mail (`Subject:` line, blank line, body with `{link}`; also `{controller}`, `{request_type}`, `{expires_at}`) | built in |
+//! | `CLIENTELE_SENSITIVE_TEXT` | special-category data in free text (summaries, `custom_fields` strings, order line names): `refuse` (422 `sensitive_data`), `flag` (kept, listed at `GET /v1/review/sensitive`), `off` | `refuse` |
+//! | `CLIENTELE_CONTRACT_WINDOW_DAYS` | a consumer with an order (not cancelled or refunded) this recent has a contract in progress: they may be phoned without consent | `365` |
 //! | `CLIENTELE_DSAR_ERASURE_APPROVAL` | an erasure needs `POST /v1/dsar/{id}/approve` by a second `dsar:manage` subject before `process` | `false` |
 //! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
 //! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
@@ -90,6 +92,10 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     /// An erasure needs a second `dsar:manage` subject's approval.
     pub dsar_erasure_approval: bool,
+    /// The free-text guard.
+    pub sensitive_text: crate::services::sensitive::Mode,
+    /// Days an order keeps a contract in progress (phone calls to consumers).
+    pub contract_window_days: i32,
     /// Emit logs as JSON lines (the default) or human-readable text.
     pub log_json: bool,
     /// Limits of the GraphQL endpoint.
@@ -208,6 +214,14 @@ impl Config {
             public_url: public_url_from_env()?,
             mail: mail_from_env()?,
             dsar_erasure_approval: parse_var("CLIENTELE_DSAR_ERASURE_APPROVAL", false)?,
+            sensitive_text: match var("CLIENTELE_SENSITIVE_TEXT") {
+                None => Default::default(),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError("CLIENTELE_SENSITIVE_TEXT must be refuse, flag or off".into()))?,
+            },
+            contract_window_days: parse_var("CLIENTELE_CONTRACT_WINDOW_DAYS", 365i32)?.clamp(1, 36_500),
             retention_sweep: match var("CLIENTELE_RETENTION_SWEEP") {
                 None => None,
                 Some(v) => Some(

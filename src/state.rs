@@ -53,7 +53,8 @@ impl AppState {
             config.pool_timeout,
             config.idle_in_transaction_timeout,
         )
-        .with_bulk(config.bulk_concurrency, config.bulk_timeout);
+        .with_bulk(config.bulk_concurrency, config.bulk_timeout)
+        .with_text_mode(config.sensitive_text);
         let suppression = match (&config.suppression_key, &config.jwt.secret) {
             (Some(k), _) => SuppressionKey::new(k.expose_secret().as_bytes()),
             (None, Some(jwt)) => SuppressionKey::derived_from(jwt.expose_secret().as_bytes()),
@@ -92,7 +93,7 @@ impl AppState {
             smtp: mailer.is_some(),
             erasure_approval: config.dsar_erasure_approval,
         });
-        let graphql = crate::graphql::schema(pool.clone(), dsar.clone(), &config.graphql);
+        let graphql = crate::graphql::schema(pool.clone(), dsar.clone(), config.contract_window_days, &config.graphql);
         AppState {
             graphql,
             dsar,

@@ -48,6 +48,8 @@ pub struct DbPool {
     bulk_waiting: Arc<std::sync::atomic::AtomicUsize>,
     bulk_timeout: Duration,
     retries: prometheus::IntCounterVec,
+    /// The free-text guard's mode, in force on the blocking thread of every run.
+    text: crate::services::sensitive::Mode,
 }
 
 /// A place in the bulk lane, held until the bulk write is done.
@@ -75,7 +77,14 @@ impl DbPool {
                 &["cause"],
             )
             .expect("valid metric"),
+            text: crate::services::sensitive::Mode::default(),
         }
+    }
+
+    /// Sets the free-text guard's mode of every service call on this pool.
+    pub fn with_text_mode(mut self, mode: crate::services::sensitive::Mode) -> DbPool {
+        self.text = mode;
+        self
     }
 
     /// Sets the bulk lane: how many bulk writes run at once, and how long one
@@ -185,13 +194,13 @@ where
         Ok(Ok(permit)) => permit,
         _ => return Err(AppError::Unavailable("timed out waiting for a database connection".into())),
     };
-    let pool = pool.pool.clone();
+    let (text, pool) = (pool.text, pool.pool.clone());
     let span = tracing::Span::current();
     actix_web::web::block(move || {
         let _entered = span.enter();
         let _permit = permit;
         let mut conn = pool.get()?;
-        f(&mut conn)
+        crate::services::sensitive::with_mode(text, || f(&mut conn))
     })
     .await?
 }

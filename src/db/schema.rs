@@ -129,6 +129,45 @@ diesel::table! {
         version -> Int4,
         suppressed -> Bool,
         last_order_id -> Nullable<Uuid>,
+        audience -> Text,
+        provenance -> Nullable<Jsonb>,
+        art14_notice_due_at -> Nullable<Timestamptz>,
+        art14_notice_sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    contact_notices (id) {
+        id -> Uuid,
+        contact_id -> Uuid,
+        channel -> Text,
+        sent_at -> Timestamptz,
+        template_version -> Text,
+        recorded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    unsubscribe_links (contact_id, purpose) {
+        contact_id -> Uuid,
+        purpose -> Text,
+        nonce -> Bytea,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sensitive_flags (id) {
+        id -> Uuid,
+        resource_type -> Text,
+        resource_id -> Uuid,
+        field -> Text,
+        category -> Text,
+        lexicon_version -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -364,6 +403,8 @@ diesel::table! {
 }
 
 diesel::joinable!(consent_events -> contacts (contact_id));
+diesel::joinable!(contact_notices -> contacts (contact_id));
+diesel::joinable!(unsubscribe_links -> contacts (contact_id));
 diesel::joinable!(consent_events -> purposes (purpose));
 diesel::joinable!(contacts -> clients (client_id));
 diesel::joinable!(interactions -> contacts (contact_id));
@@ -380,6 +421,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_pending,
     clients,
     consent_events,
+    contact_notices,
     contacts,
     dsar_requests,
     events,
@@ -389,10 +431,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     processing_activities,
     purposes,
+    sensitive_flags,
     record_epoch,
     retention_policies,
     revoked_tokens,
     suppression_list,
+    unsubscribe_links,
     webhook_attempts,
     webhook_deliveries,
     webhooks,

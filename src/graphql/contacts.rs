@@ -82,6 +82,20 @@ impl Contact {
     async fn stats(&self) -> Stats {
         self.0.stats.clone().into()
     }
+    async fn audience(&self) -> super::types::Audience {
+        self.0.audience.into()
+    }
+    /// Where the data came from (snake_case keys, as in REST).
+    async fn provenance(&self) -> Option<&Value> {
+        self.0.provenance.as_ref()
+    }
+    /// Data not obtained from the person: when the Art. 14 notice is due.
+    async fn art14_notice_due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.art14_notice_due_at
+    }
+    async fn art14_notice_sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.art14_notice_sent_at
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -197,6 +211,7 @@ impl ContactQuery {
         #[graphql(desc = "Prefix of the first name, last name or email, case-insensitive.")] q: Option<String>,
         #[graphql(desc = "A segment: current consent granted for this purpose, not suppressed, not restricted.")]
         consent: Option<String>,
+        audience: Option<super::types::Audience>,
         updated_after: Option<DateTime<Utc>>,
     ) -> Result<Option<Conn<Contact>>> {
         let sort = sort.map(Into::into).unwrap_or_default();
@@ -210,6 +225,7 @@ impl ContactQuery {
             tag,
             q,
             consent,
+            audience: audience.map(Into::into),
             updated_after,
         };
         let page = run(ctx, move |c, a| contacts::list(c, a, filter).map_err(first_not_limit)).await?;

@@ -133,6 +133,11 @@ pub struct ContactInput {
     pub tags: Option<Vec<String>>,
     /// Free-form object (at most 50 keys, 16 KiB).
     pub custom_fields: Option<Value>,
+    /// Default `PROFESSIONAL` with a `clientId`, else `CONSUMER`.
+    pub audience: Option<super::types::Audience>,
+    /// Where the data came from, as in REST (snake_case keys: `source_type`,
+    /// `vendor`, `acquired_at`, `collected_at`, `vendor_proof_ref`).
+    pub provenance: Option<Value>,
 }
 
 /// Changes to a contact (a JSON merge patch: absent fields are kept, `null` clears).
@@ -165,6 +170,10 @@ pub struct ContactPatch {
     /// Merged key by key into the stored object (`null` removes a key).
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub custom_fields: MaybeUndefined<Value>,
+    #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
+    pub audience: MaybeUndefined<super::types::Audience>,
+    #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
+    pub provenance: MaybeUndefined<Value>,
 }
 
 /// A new interaction with a contact.

@@ -29,6 +29,7 @@ pub mod inputs;
 pub mod limits;
 pub mod loaders;
 pub mod orders;
+pub mod reach;
 pub mod register;
 pub mod types;
 
@@ -57,6 +58,7 @@ pub struct Query(
     orders::OrderQuery,
     dsar::DsarQuery,
     register::RegisterQuery,
+    reach::ReachQuery,
 );
 
 /// Every mutation, one object per domain; they mirror the REST writes.
@@ -84,9 +86,10 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The schema served at `/graphql`, over `pool`, with the configured limits.
 /// `dsar` carries the suppression key and what requests need (callback
 /// URLs, verification links, the erasure-approval rule), as in REST.
-pub fn schema(pool: DbPool, dsar: Arc<DsarSetup>, cfg: &GraphqlConfig) -> ClienteleSchema {
+pub fn schema(pool: DbPool, dsar: Arc<DsarSetup>, contract_window_days: i32, cfg: &GraphqlConfig) -> ClienteleSchema {
     let mut b = builder()
         .data(pool)
+        .data(reach::ContractWindow(contract_window_days))
         .data(dsar.key.clone())
         .data(dsar)
         .limit_depth(cfg.max_depth)

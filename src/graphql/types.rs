@@ -12,6 +12,17 @@ use crate::services::clients::Address as AddressOut;
 use crate::services::stats::Stats as StatsOut;
 
 /// Where a client or contact stands commercially.
+/// Who the person is to us, for the rules of direct marketing.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
+#[graphql(remote = "crate::services::contacts::Audience")]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// A private person.
+    Consumer,
+    /// Reached for their job (B2B).
+    Professional,
+}
+
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize)]
 #[graphql(remote = "domain::Status")]
 #[serde(rename_all = "snake_case")]

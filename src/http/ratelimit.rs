@@ -93,8 +93,9 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-/// The public (unauthenticated) endpoints, limited per client address.
-const PUBLIC_PREFIX: &str = "/v1/dsar/verify/";
+/// The public (unauthenticated) endpoints, limited per client address:
+/// verification links and one-click unsubscribe.
+const PUBLIC_PREFIXES: &[&str] = &["/v1/dsar/verify/", "/u/"];
 
 fn strict(req: &ServiceRequest) -> bool {
     let path = req.path();
@@ -106,8 +107,9 @@ pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let limited = req.path().starts_with("/v1/") || (req.path() == "/graphql" && req.method() == Method::POST);
-    let public = req.path().starts_with(PUBLIC_PREFIX);
+    let public = PUBLIC_PREFIXES.iter().any(|p| req.path().starts_with(p));
+    let limited =
+        public || req.path().starts_with("/v1/") || (req.path() == "/graphql" && req.method() == Method::POST);
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned().filter(|_| limited) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };

@@ -34,6 +34,10 @@ pub struct Contact {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub audience: String,
+    pub provenance: Option<serde_json::Value>,
+    pub art14_notice_due_at: Option<DateTime<Utc>>,
+    pub art14_notice_sent_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Contact {
@@ -59,6 +63,9 @@ pub struct ContactWrite {
     pub last_interaction_at: Option<DateTime<Utc>>,
     pub tags: serde_json::Value,
     pub custom_fields: serde_json::Value,
+    pub audience: String,
+    pub provenance: Option<serde_json::Value>,
+    pub art14_notice_due_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Contact> for ContactWrite {
@@ -77,6 +84,9 @@ impl From<&Contact> for ContactWrite {
             last_interaction_at: c.last_interaction_at,
             tags: c.tags.clone(),
             custom_fields: c.custom_fields.clone(),
+            audience: c.audience.clone(),
+            provenance: c.provenance.clone(),
+            art14_notice_due_at: c.art14_notice_due_at,
         }
     }
 }

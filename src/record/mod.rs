@@ -128,6 +128,7 @@ pub fn change_many(conn: &mut PgConnection, actor: &Actor, changes: Vec<Change>)
         fields.push(Value::from(c.fields));
         data.push(c.data);
     }
+    flag_sensitive(conn, &types, &ids, &data)?;
     let at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
     diesel::sql_query(format!(
         "WITH input AS ( \
@@ -157,6 +158,55 @@ pub fn change_many(conn: &mut PgConnection, actor: &Actor, changes: Vec<Change>)
     .bind::<Text, _>(&actor.sub)
     .bind::<Nullable<Text>, _>(&actor.request_id)
     .get_result::<crate::db::Count>(conn)?;
+    Ok(())
+}
+
+/// [`flag_sensitive`] for one resource written without an event (an interaction).
+pub fn flag_doc(conn: &mut PgConnection, resource_type: &str, id: uuid::Uuid, doc: Value) -> QueryResult<()> {
+    flag_sensitive(conn, &[resource_type.to_owned()], &[id.to_string()], &[Some(doc)])
+}
+
+/// Under `CLIENTELE_SENSITIVE_TEXT=flag`: flags the special-category free
+/// text of the written resources for review (field and category, never the
+/// text), in the writer's transaction. Every write of every path (REST,
+/// GraphQL, batches) passes here with the resource as the API returns it.
+fn flag_sensitive(
+    conn: &mut PgConnection,
+    types: &[String],
+    ids: &[String],
+    data: &[Option<Value>],
+) -> QueryResult<()> {
+    use crate::services::sensitive;
+    use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+    if sensitive::mode() != sensitive::Mode::Flag {
+        return Ok(());
+    }
+    let (mut rid, mut rtype, mut field, mut category) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((t, id), d) in types.iter().zip(ids).zip(data) {
+        let (Some(d), Ok(id)) = (d, uuid::Uuid::parse_str(id)) else { continue };
+        if !matches!(t.as_str(), "client" | "contact" | "interaction" | "order") {
+            continue;
+        }
+        for (f, c) in sensitive::hits(t, d) {
+            rid.push(id);
+            rtype.push(t.clone());
+            field.push(f);
+            category.push(c.as_str().to_owned());
+        }
+    }
+    if rid.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "INSERT INTO sensitive_flags (id, resource_type, resource_id, field, category, lexicon_version) \
+         SELECT gen_random_uuid(), t, id, f, c, $5 FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS x(t, id, f, c)",
+    )
+    .bind::<Array<Text>, _>(&rtype)
+    .bind::<Array<SqlUuid>, _>(&rid)
+    .bind::<Array<Text>, _>(&field)
+    .bind::<Array<Text>, _>(&category)
+    .bind::<Text, _>(sensitive::version())
+    .execute(conn)?;
     Ok(())
 }
 

@@ -164,7 +164,8 @@ async fn verify_dsar(
     }
 }
 
-fn html(mut res: actix_web::HttpResponseBuilder, body: &'static str) -> HttpResponse {
+/// A small page for a person, with a strict CSP, never cached nor framed.
+pub(super) fn html(mut res: actix_web::HttpResponseBuilder, body: &'static str) -> HttpResponse {
     res.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod dsar;
 pub mod integrations;
 pub mod orders;
+pub mod reach;
 pub mod register;
 pub mod sync;
 pub mod system;
@@ -25,6 +26,7 @@ use crate::http::extract::etag;
 /// Registers every route.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(system::healthz).service(system::readyz).service(system::metrics);
+    reach::configure_public(cfg);
     cfg.service(
         scope::scope("/v1")
             .wrap(actix_web::middleware::from_fn(crate::http::idempotency::idempotency))
@@ -34,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(contacts::configure)
             .configure(orders::configure)
             .configure(consents::configure)
+            .configure(reach::configure)
             .configure(dsar::configure)
             .configure(register::configure)
             .configure(audit::configure)

@@ -56,6 +56,96 @@ pub struct ContactInput {
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Map<String, Value>>,
+    /// `professional` (B2B: messages about the person's job) or `consumer`;
+    /// default `professional` when `client_id` is set, else `consumer`.
+    pub audience: Option<Audience>,
+    /// Where the data came from (Art. 14): set on create or by import.
+    #[validate(nested)]
+    pub provenance: Option<Provenance>,
+}
+
+/// Who the person is to us, for the rules of direct marketing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// A private person.
+    Consumer,
+    /// Reached for their job (B2B).
+    Professional,
+}
+
+impl Audience {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Consumer => "consumer",
+            Audience::Professional => "professional",
+        }
+    }
+}
+
+/// The default audience: `professional` for someone at a company.
+pub fn default_audience(client_id: Option<Uuid>) -> Audience {
+    if client_id.is_some() { Audience::Professional } else { Audience::Consumer }
+}
+
+/// How the data was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceType {
+    /// From the person: a form.
+    Form,
+    /// From the person: a purchase.
+    Checkout,
+    /// A file we imported of our own contacts.
+    Import,
+    /// Bought from a vendor (Art. 14: a notice is owed).
+    Purchase,
+    /// Received from a partner (Art. 14: a notice is owed).
+    Partner,
+    /// Taken from a public register (Art. 14: a notice is owed).
+    PublicRegister,
+    /// Typed in by staff.
+    Manual,
+    /// Sent by an integration.
+    Api,
+}
+
+impl SourceType {
+    /// Data not obtained from the person: the person must be told within a month (Art. 14(3)(a)).
+    pub fn owes_notice(self) -> bool {
+        matches!(self, SourceType::Purchase | SourceType::Partner | SourceType::PublicRegister)
+    }
+}
+
+/// The vendor or partner the data came from.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vendor {
+    #[validate(required, length(min = 1, max = 200))]
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// 9 digits with a valid key.
+    pub siren: Option<String>,
+}
+
+/// Where a contact's data came from.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    #[validate(required)]
+    #[schema(required = true)]
+    pub source_type: Option<SourceType>,
+    /// Required for `purchase` and `partner`: the notice names it.
+    #[validate(nested)]
+    pub vendor: Option<Vendor>,
+    /// When we obtained the data (default now): the notice is due a month later.
+    pub acquired_at: Option<DateTime<Utc>>,
+    /// When the source collected it from the person.
+    pub collected_at: Option<DateTime<Utc>>,
+    /// The vendor's reference of its own proof (consent, contract).
+    #[validate(length(max = 500))]
+    pub vendor_proof_ref: Option<String>,
 }
 
 /// A contact as the API returns it.
@@ -79,6 +169,14 @@ pub struct ContactOut {
     #[schema(value_type = Object)]
     pub custom_fields: Value,
     pub stats: Stats,
+    pub audience: Audience,
+    /// Where the data came from.
+    #[schema(value_type = Option<Provenance>)]
+    pub provenance: Option<Value>,
+    /// Data not obtained from the person: when the Art. 14 notice is due.
+    pub art14_notice_due_at: Option<DateTime<Utc>>,
+    /// When the notice was sent (`POST /v1/contacts/{id}/notices`).
+    pub art14_notice_sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -111,6 +209,10 @@ impl ContactOut {
                 last_order_at: c.last_order_at,
                 last_order_total_cents: c.last_order_total_cents,
             },
+            audience: if c.audience == "professional" { Audience::Professional } else { Audience::Consumer },
+            provenance: c.provenance,
+            art14_notice_due_at: c.art14_notice_due_at,
+            art14_notice_sent_at: c.art14_notice_sent_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: c.version,
@@ -132,8 +234,26 @@ impl ContactOut {
             last_interaction_at: self.last_interaction_at,
             tags: Some(self.tags.clone()),
             custom_fields: self.custom_fields.as_object().cloned(),
+            audience: Some(self.audience),
+            provenance: self.provenance.clone().and_then(|p| serde_json::from_value(p).ok()),
         }
     }
+}
+
+/// The provenance to store and the notice it owes (`None` when none is owed).
+fn provenance(errors: &mut super::Errors, p: Option<Provenance>) -> (Option<Value>, Option<DateTime<Utc>>) {
+    let Some(p) = p else { return (None, None) };
+    let Some(kind) = p.source_type else { return (None, None) };
+    if let Some(siren) = p.vendor.as_ref().and_then(|v| v.siren.as_deref()) {
+        errors.take("provenance.vendor.siren", crate::domain::Siren::parse(siren));
+    }
+    if matches!(kind, SourceType::Purchase | SourceType::Partner) && p.vendor.is_none() {
+        errors.push("provenance.vendor", "required", "a notice must name the vendor or partner the data came from");
+    }
+    let acquired = p.acquired_at.unwrap_or_else(|| Utc::now().trunc_subsecs(6));
+    let due = kind.owes_notice().then(|| super::dsar::one_month_after(acquired));
+    let stored = Provenance { acquired_at: Some(acquired), ..p };
+    (serde_json::to_value(stored).ok(), due)
 }
 
 /// Validates a contact document into the row to write.
@@ -154,6 +274,7 @@ pub fn validate(map: Map<String, Value>) -> Result<ContactWrite, AppError> {
     check_tags(&mut errors, &tags);
     let custom = input.custom_fields.clone().unwrap_or_default();
     check_custom_fields(&mut errors, &custom);
+    let (provenance, notice_due) = provenance(&mut errors, input.provenance.clone());
     errors.finish()?;
     Ok(ContactWrite {
         client_id: input.client_id,
@@ -169,6 +290,9 @@ pub fn validate(map: Map<String, Value>) -> Result<ContactWrite, AppError> {
         last_interaction_at: input.last_interaction_at,
         tags: Value::from(tags),
         custom_fields: Value::Object(custom),
+        audience: input.audience.unwrap_or_else(|| default_audience(input.client_id)).as_str().to_owned(),
+        provenance,
+        art14_notice_due_at: notice_due,
     })
 }
 
@@ -309,6 +433,7 @@ pub struct ContactFilter {
     /// A segment: the current consent for this purpose is granted, and the
     /// contact is neither suppressed nor restricted.
     pub consent: Option<String>,
+    pub audience: Option<Audience>,
     /// Rows updated after this time, for people browsing recent changes. Not
     /// for sync: `updated_at` is when the writing transaction started, so a
     /// row can commit later with an earlier time. Integrators mirroring us
@@ -326,6 +451,9 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, f: ContactFilter) -> Result<
     }
     if let Some(c) = f.client_id {
         q = q.filter(contacts::client_id.eq(c));
+    }
+    if let Some(a) = f.audience {
+        q = q.filter(contacts::audience.eq(a.as_str()));
     }
     if let Some(e) = f.email {
         q = q.filter(diesel::dsl::sql::<Bool>("lower(contacts.email) = lower(").bind::<Text, _>(e).sql(")"));
@@ -431,6 +559,9 @@ pub fn add_interaction(
     {
         errors.push("occurred_at", "in_future", "an interaction cannot happen in the future");
     }
+    if let Some(summary) = input.as_ref().and_then(|i| i.summary.as_deref()) {
+        super::sensitive::check(&mut errors, "summary", summary);
+    }
     errors.finish()?;
     let input = input.expect("no errors means decoded");
     let (kind, direction) = (input.kind.expect("required"), input.direction.expect("required"));
@@ -448,6 +579,7 @@ pub fn add_interaction(
             created_at: now,
         };
         diesel::insert_into(interactions::table).values(&row).execute(conn)?;
+        crate::record::flag_doc(conn, "interaction", row.id, serde_json::json!({"summary": row.summary}))?;
         audit::record(
             conn,
             actor,

@@ -324,6 +324,10 @@ pub fn submit(
         (Some(DsarType::Rectification), Some(c)) => {
             let (_, e) = decode::<ContactInput>(c.clone());
             errors.0.extend(Errors(e.0).prefixed("changes"));
+            // Where the data came from is the controller's record (Art. 14), not the person's to rewrite.
+            if c.contains_key("provenance") {
+                errors.push("changes.provenance", "not_allowed", "provenance is recorded by the controller");
+            }
         }
         (Some(_), Some(_)) => errors.push("changes", "not_allowed", "only a rectification carries changes"),
         _ => {}

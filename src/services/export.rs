@@ -70,8 +70,16 @@ pub fn document(conn: &mut PgConnection, kind: Kind, contact: Option<Contact>) -
         ))
         .load(conn)?;
     let register = register_unchecked(conn)?;
+    // Art. 15(1)(g): where the data came from, when not from the person.
+    let source = json!({
+        "provenance": out.provenance,
+        "acquisition_channel": out.source,
+        "art14_notice_due_at": out.art14_notice_due_at,
+        "art14_notice_sent_at": out.art14_notice_sent_at,
+    });
     Ok(json!({
         "data_held": true,
+        "source": source,
         "contact": to_value(&out),
         "client": client,
         "orders": to_value(&orders),

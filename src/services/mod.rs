@@ -14,13 +14,18 @@ pub mod events;
 pub mod export;
 pub mod identity;
 pub mod mailer;
+pub mod notices;
 pub mod orders;
+pub mod reachability;
 pub mod register;
 pub mod related;
 pub mod retention;
+pub mod review;
+pub mod sensitive;
 pub mod stats;
 pub mod suppression;
 pub mod tokens;
+pub mod unsubscribe;
 pub mod webhooks;
 
 use serde::de::DeserializeOwned;
@@ -277,6 +282,7 @@ pub fn check_custom_fields(errors: &mut Errors, fields: &Map<String, Value>) {
     if fields.len() > 50 || serde_json::to_vec(fields).map_or(0, |v| v.len()) > 16 * 1024 {
         errors.push("custom_fields", "too_large", "at most 50 keys and 16 KiB");
     }
+    sensitive::check_custom_fields(errors, "custom_fields", fields);
 }
 
 /// Applies a [`PageRequest`](crate::pagination::PageRequest) to a boxed

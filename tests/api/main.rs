@@ -14,6 +14,7 @@ mod graphql;
 mod identity;
 mod integrations;
 mod orders;
+mod reach;
 mod record;
 mod replicas;
 mod scopes;

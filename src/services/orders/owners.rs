@@ -286,6 +286,10 @@ pub(super) fn create_customers(
             last_interaction_at: None,
             tags: Value::Array(vec![]),
             custom_fields: Value::Object(Map::new()),
+            audience: crate::services::contacts::default_audience(draft.write.client_id).as_str().into(),
+            // A buyer gave their details at checkout: collected from the person, no Art. 14 notice owed.
+            provenance: Some(serde_json::json!({"source_type": "checkout"})),
+            art14_notice_due_at: None,
         };
         let created = crate::services::contacts::insert(conn, &write).map_err(|e| (first, e))?;
         let out = crate::services::contacts::out(conn, created.clone()).map_err(|e| (first, e))?;

@@ -62,6 +62,11 @@ pub fn validate(map: Map<String, Value>) -> Result<Draft, Vec<FieldError>> {
     if input.ordered_at.is_some_and(|t| t > now + chrono::Duration::days(1)) {
         errors.push("ordered_at", "in_future", "an order cannot be placed in the future");
     }
+    for (i, l) in input.lines.iter().flatten().enumerate() {
+        if let Some(name) = &l.name {
+            crate::services::sensitive::check(&mut errors, &format!("lines[{i}].name"), name);
+        }
+    }
     if errors.0.is_empty() {
         let lines = input.lines.clone().unwrap_or_default();
         return Ok(Draft {

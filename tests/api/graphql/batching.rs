@@ -48,7 +48,7 @@ async fn statements_for(clients: usize, contacts: usize) -> (usize, usize) {
         .connection_customizer(Box::new(counter.clone()))
         .build_unchecked(ConnectionManager::<PgConnection>::new(&app.db.url));
     let pool = clientele::db::DbPool::new(pool, std::time::Duration::from_secs(5));
-    let schema = clientele::graphql::schema(pool, crate::helpers::dsar_setup(), &GraphqlConfig::default());
+    let schema = clientele::graphql::schema(pool, crate::helpers::dsar_setup(), 365, &GraphqlConfig::default());
     // Warm the pool, then count one run.
     exec_on(&schema, "admin", NESTED, json!({})).await;
     counter.0.store(0, Ordering::SeqCst);

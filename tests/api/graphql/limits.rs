@@ -65,7 +65,7 @@ async fn limits_and_introspection_follow_the_configuration() {
     let r = exec_on(&state.graphql, "admin", "{ __schema { types { name } } }", json!({})).await;
     assert_eq!(r, json!({"data": {"__schema": null}}), "introspection is off: nothing is described");
     let on = GraphqlConfig::default();
-    let schema = clientele::graphql::schema(state.pool.clone(), state.dsar.clone(), &on);
+    let schema = clientele::graphql::schema(state.pool.clone(), state.dsar.clone(), 365, &on);
     let r = exec_on(&schema, "admin", "{ __type(name: \"Client\") { name } }", json!({})).await;
     assert_eq!(r["data"]["__type"]["name"], "Client", "{r}");
 }
@@ -81,7 +81,7 @@ async fn complexity_is_first_times_the_selection() {
         for (limit, refused) in [(cost, false), (cost - 1, true)] {
             let cfg = GraphqlConfig { max_complexity: limit, ..GraphqlConfig::default() };
             let r = exec_on(
-                &clientele::graphql::schema(pool.clone(), crate::helpers::dsar_setup(), &cfg),
+                &clientele::graphql::schema(pool.clone(), crate::helpers::dsar_setup(), 365, &cfg),
                 "admin",
                 query,
                 json!({}),

@@ -17,6 +17,12 @@ fn rules() -> Vec<(&'static str, &'static str, Value, Vec<&'static str>)> {
         ("clients", "{ clients { nodes { id } } }", json!({}), vec!["clients:read"]),
         ("contact", "query($id: UUID!) { contact(id: $id) { id } }", json!({"id": id}), vec!["contacts:read"]),
         ("contacts", "{ contacts { nodes { id } } }", json!({}), vec!["contacts:read"]),
+        (
+            "reachability",
+            "{ reachability(channel: EMAIL, purpose: \"newsletter\", recipients: [{email: \"a@example.com\"}]) { allowed { email } } }",
+            json!({}),
+            vec!["contacts:read"],
+        ),
         ("order", "query($id: UUID!) { order(id: $id) { id } }", json!({"id": id}), vec!["orders:read"]),
         ("orders", "{ orders { nodes { id } } }", json!({}), vec!["orders:read"]),
         (

@@ -61,6 +61,8 @@ pub fn config(url: &str) -> Config {
         public_url: "https://privacy.example.com".into(),
         mail: None,
         dsar_erasure_approval: false,
+        sensitive_text: Default::default(),
+        contract_window_days: 365,
         graphql: Default::default(),
     }
 }

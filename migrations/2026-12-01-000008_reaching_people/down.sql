@@ -1,0 +1,10 @@
+DROP TABLE sensitive_flags;
+DROP TABLE unsubscribe_links;
+DROP TABLE contact_notices;
+DROP INDEX contacts_notice_due_idx;
+ALTER TABLE contacts DROP COLUMN provenance, DROP COLUMN art14_notice_due_at, DROP COLUMN art14_notice_sent_at;
+DROP INDEX contacts_phone_idx;
+DROP INDEX contacts_audience_idx;
+DROP TRIGGER contacts_default_audience ON contacts;
+DROP FUNCTION contacts_default_audience();
+ALTER TABLE contacts DROP COLUMN audience;
