@@ -364,6 +364,13 @@ fn scenarios(db: &str, s: Scale) -> Vec<Scenario> {
         line("POST", &format!("/v1/contacts/{}/consents", id(2, r.upto(s.contacts))), Some(&body))
     });
 
+    // A mailer's question before a campaign: 1,000 random contacts, one call.
+    let reach = each(200, &mut |r| {
+        let recipients: Vec<Value> = (0..1000).map(|_| json!({"contact_id": id(2, r.upto(s.contacts))})).collect();
+        let body = json!({"channel": "email", "purpose": "email_marketing", "recipients": recipients});
+        line("POST", "/v1/reachability/check", Some(&body))
+    });
+
     for (name, what, kind, units, lines) in [
         ("get_contact", "GET a contact by id", Kind::Read, 1, get_contact),
         ("list_contacts", "GET a page of 50 contacts after a cursor", Kind::Read, 1, list),
@@ -374,6 +381,7 @@ fn scenarios(db: &str, s: Scale) -> Vec<Scenario> {
         ("upsert_order", "PUT an order by external id", Kind::Write, 1, upsert),
         ("batch_orders", "POST a batch of 1,000 orders", Kind::Write, BATCH as u64, batch),
         ("consent_grant", "POST a consent grant", Kind::Write, 1, consent),
+        ("reachability_check", "POST a may-I-contact check of 1,000 contacts", Kind::Read, 1000, reach),
     ] {
         out.push(Scenario { name, what, kind, units, lines });
     }

@@ -99,7 +99,7 @@ LEFT JOIN bench_stats s ON s.kind = 1 AND s.n = k;
 
 INSERT INTO contacts (id, client_id, first_name, last_name, email, phone, job_title, status, source, lawful_basis,
                       last_interaction_at, tags, orders_count, total_spent_cents, first_order_at, last_order_at,
-                      last_order_total_cents, last_order_id, created_at, updated_at)
+                      last_order_total_cents, last_order_id, created_at, updated_at, audience)
 SELECT bench_id(2, g.n),
        CASE WHEN g.n % 10 = 0 THEN NULL ELSE bench_id(1, (g.n - 1) % :clients + 1) END,
        fn, ln, lower(translate(fn, 'éèï', 'eei')) || '.' || lower(ln) || '.' || g.n || '@example.com',
@@ -110,7 +110,9 @@ SELECT bench_id(2, g.n),
        CASE WHEN s.customer THEN 'contract' ELSE 'legitimate_interest' END,
        CASE WHEN g.n % 3 = 0 THEN timestamptz '2024-01-01 00:00:00+00' + g.n * interval '60 seconds' END,
        CASE WHEN g.n % 11 = 0 THEN '["vip"]'::jsonb ELSE '[]'::jsonb END,
-       coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, bench_id(3, s.last_m), at, at
+       coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, bench_id(3, s.last_m), at, at,
+       -- The triggers are off while seeding: the audience the trigger would default.
+       CASE WHEN g.n % 10 = 0 THEN 'consumer' ELSE 'professional' END
 FROM (SELECT n, (ARRAY['Camille', 'Louis', 'Léa', 'Hugo', 'Chloé', 'Jules', 'Manon', 'Arthur', 'Inès', 'Gabriel'])[n % 10 + 1] AS fn,
              (ARRAY['Martin', 'Bernard', 'Dubois', 'Thomas', 'Robert', 'Richard', 'Petit', 'Durand', 'Leroy', 'Moreau',
                     'Simon', 'Laurent', 'Lefebvre'])[n % 13 + 1] AS ln,
