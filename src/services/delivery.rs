@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::webhooks::forbidden_ip;
+use super::webhooks::{forbidden_ip, never_ip};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub fn agent(allow_private: bool) -> ureq::Agent {
         .user_agent("Clientele-Webhooks/1")
         .resolver(move |netloc: &str| -> io::Result<Vec<SocketAddr>> {
             let addrs: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
-            if !allow_private && addrs.iter().any(|a| forbidden_ip(a.ip())) {
+            if addrs.iter().any(|a| never_ip(a.ip()) || (!allow_private && forbidden_ip(a.ip()))) {
                 return Err(io::Error::new(io::ErrorKind::PermissionDenied, "private address refused"));
             }
             Ok(addrs)

@@ -19,6 +19,35 @@ use crate::pagination::{Page, PageRequest};
 /// True for addresses a webhook must never reach: loopback, private,
 /// link-local (cloud metadata), carrier-grade NAT, unspecified, multicast,
 /// broadcast, documentation and unique-local ranges.
+/// Addresses no webhook or callback may reach, even with
+/// `CLIENTELE_WEBHOOK_ALLOW_PRIVATE=true`: link-local (where cloud metadata
+/// services answer, `169.254.169.254`, `fe80::/10`), the other known metadata
+/// addresses (`fd00:ec2::254` on AWS, `100.100.100.200` on Alibaba Cloud),
+/// unspecified (`0.0.0.0`, `::`, which reach the local host), broadcast and
+/// multicast.
+pub fn never_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 0
+                || v4.octets() == [100, 100, 100, 200]
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return never_ip(IpAddr::V4(v4));
+            }
+            v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.segments() == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254]
+        }
+    }
+}
+
+/// Addresses refused unless private networks are allowed (and [`never_ip`] always).
 pub fn forbidden_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -65,11 +94,21 @@ pub fn check_url(field: &str, raw: &str, allow_private: bool, errors: &mut Error
         return errors.push(field, "credentials", "must not carry credentials");
     }
     let Some(host) = url.host_str() else { return errors.push(field, "invalid_format", "must name a host") };
-    if allow_private {
-        return;
-    }
     let port = url.port_or_known_default().unwrap_or(443);
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    if allow_private {
+        // Private networks are allowed, the metadata service never is.
+        if let Ok(addrs) = (host, port).to_socket_addrs()
+            && addrs.into_iter().any(|a| never_ip(a.ip()))
+        {
+            errors.push(
+                field,
+                "forbidden_address",
+                "must not resolve to a link-local, metadata or unspecified address",
+            );
+        }
+        return;
+    }
     match (host, port).to_socket_addrs() {
         Ok(addrs) => {
             let addrs: Vec<_> = addrs.collect();

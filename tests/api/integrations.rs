@@ -286,6 +286,40 @@ async fn unsafe_urls_are_refused_at_subscription_and_at_delivery() {
     assert!(rx.received().is_empty(), "the resolver refused the loopback address");
 }
 
+#[actix_web::test]
+async fn metadata_and_link_local_addresses_stay_refused_when_private_networks_are_allowed() {
+    // The test configuration allows private networks (the receivers listen on loopback).
+    let app = TestApp::new().await;
+    assert!(app.state.config.webhook_allow_private);
+    let t = token("webhooks:manage");
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]/hook",
+        "http://0.0.0.0:8080/hook",
+        "http://[::]/hook",
+        "http://100.100.100.200/latest/meta-data",
+        "http://[fd00:ec2::254]/latest/meta-data",
+        "http://224.0.0.1/hook",
+    ] {
+        let r = app.post("/v1/webhooks", &t, json!({"url": url})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["code"], "forbidden_address", "{url}");
+    }
+    let r = app
+        .post("/v1/dsar", &admin(), json!({"type": "access", "subject": {"email": "a@example.com"}, "callback_url": "http://169.254.169.254/cb"}))
+        .await;
+    assert_eq!(r.error_fields(), vec!["callback_url"]);
+    // Private and loopback addresses are allowed by the flag.
+    let r = app.post("/v1/webhooks", &t, json!({"url": "http://10.1.2.3/hook"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // And at delivery, whatever the flag: a subscription stored before this rule cannot reach them.
+    let rx = Receiver::start(0, None);
+    let agent = clientele::services::delivery::agent(true);
+    assert!(agent.get("http://169.254.169.254/latest/meta-data").call().is_err());
+    assert!(agent.get(&rx.url()).call().is_ok(), "loopback still allowed by the flag");
+}
+
 #[test]
 fn forbidden_addresses() {
     use clientele::services::webhooks::forbidden_ip;
