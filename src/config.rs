@@ -31,7 +31,7 @@
 //! | `CLIENTELE_DSAR_ERASURE_APPROVAL` | an erasure needs `POST /v1/dsar/{id}/approve` by a second `dsar:manage` subject before `process` | `false` |
 //! | `CLIENTELE_CORS_ORIGINS` | comma-separated origins allowed to call from a browser | none |
 //! | `CLIENTELE_LOG_FORMAT` | `json` or `text` | `json` |
-//! | `CLIENTELE_GRAPHQL_MAX_DEPTH` | deepest GraphQL selection accepted | `10` |
+//! | `CLIENTELE_GRAPHQL_MAX_DEPTH` | deepest GraphQL selection accepted (introspection-only documents: 20) | `10` |
 //! | `CLIENTELE_GRAPHQL_MAX_COMPLEXITY` | most complexity points in one GraphQL query (one point per field; a connection multiplies its selection by `first`) | `10000` |
 //! | `CLIENTELE_GRAPHQL_INTROSPECTION` | answer GraphQL introspection (`__schema`, `__type`); GraphiQL needs it | `true` |
 //! | `RUST_LOG` | log filter | `info` |

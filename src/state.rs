@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::graphql::ClienteleSchema;
+use crate::graphql::Graphql;
 use crate::http::metrics::Metrics;
 use crate::http::ratelimit::RateLimits;
 use crate::record::sealer::Signer;
@@ -38,7 +38,7 @@ pub struct AppState {
     /// The SMTP mailer of verification links, when configured.
     pub mailer: Option<Arc<crate::services::mailer::Mailer>>,
     /// The GraphQL schema, built once (it holds the pool and the limits).
-    pub graphql: ClienteleSchema,
+    pub graphql: Graphql,
 }
 
 impl AppState {

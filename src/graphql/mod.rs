@@ -86,7 +86,57 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The schema served at `/graphql`, over `pool`, with the configured limits.
 /// `dsar` carries the suppression key and what requests need (callback
 /// URLs, verification links, the erasure-approval rule), as in REST.
-pub fn schema(pool: DbPool, dsar: Arc<DsarSetup>, contract_window_days: i32, cfg: &GraphqlConfig) -> ClienteleSchema {
+pub fn schema(pool: DbPool, dsar: Arc<DsarSetup>, contract_window_days: i32, cfg: &GraphqlConfig) -> Graphql {
+    let deeper = GraphqlConfig { max_depth: cfg.max_depth.max(INTROSPECTION_MAX_DEPTH), ..cfg.clone() };
+    Graphql {
+        schema: build(pool.clone(), dsar.clone(), contract_window_days, cfg),
+        introspection: build(pool, dsar, contract_window_days, &deeper),
+    }
+}
+
+/// The deepest introspection document accepted: graphql-js's
+/// `getIntrospectionQuery()` (what GraphiQL and code generators send) nests
+/// `ofType` nine times, depth 14.
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
+
+/// The schema, and its twin for documents that only introspect: the depth
+/// limit guards data queries, and the standard introspection query is deeper
+/// than any of them needs to be. Introspection stays bounded (its own depth
+/// limit, the same complexity, alias and recursion caps).
+#[derive(Clone)]
+pub struct Graphql {
+    /// The schema of every data query.
+    pub schema: ClienteleSchema,
+    introspection: ClienteleSchema,
+}
+
+impl Graphql {
+    /// Runs a request on the schema its document calls for.
+    pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
+        let request = request.into();
+        let target = if introspection_only(&request.query) { &self.introspection } else { &self.schema };
+        target.execute(request).await
+    }
+}
+
+/// Every operation of `query` selects only `__schema`, `__type` or `__typename`.
+fn introspection_only(query: &str) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+    let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
+    let ops: Vec<_> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![op],
+        DocumentOperations::Multiple(ops) => ops.values().collect(),
+    };
+    !ops.is_empty()
+        && ops.iter().all(|op| {
+            op.node.selection_set.node.items.iter().all(|s| match &s.node {
+                Selection::Field(f) => f.node.name.node.starts_with("__"),
+                _ => false,
+            })
+        })
+}
+
+fn build(pool: DbPool, dsar: Arc<DsarSetup>, contract_window_days: i32, cfg: &GraphqlConfig) -> ClienteleSchema {
     let mut b = builder()
         .data(pool)
         .data(reach::ContractWindow(contract_window_days))

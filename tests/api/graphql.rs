@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, admin};
 use clientele::auth::{Actor, Scope};
-use clientele::graphql::ClienteleSchema;
+use clientele::graphql::Graphql;
 
 /// An actor holding `scopes` (space-separated).
 pub fn actor(scopes: &str) -> Actor {
@@ -21,7 +21,7 @@ pub fn actor(scopes: &str) -> Actor {
 }
 
 /// Runs `query` with `variables` as `scopes` on `schema`; the answer as JSON.
-pub async fn exec_on(schema: &ClienteleSchema, scopes: &str, query: &str, variables: Value) -> Value {
+pub async fn exec_on(schema: &Graphql, scopes: &str, query: &str, variables: Value) -> Value {
     let request = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables))
         .data(actor(scopes));

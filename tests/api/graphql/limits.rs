@@ -109,3 +109,59 @@ async fn no_actor_no_data() {
     let r = serde_json::to_value(app.state.graphql.execute("{ clients { nodes { id } } }").await).unwrap();
     assert_eq!(codes(&r), ["UNAUTHENTICATED"], "{r}");
 }
+
+/// graphql-js `getIntrospectionQuery()` (v16, default options, with the nine
+/// `ofType` levels of v17): what GraphiQL, Apollo and codegen tools send.
+const GRAPHQL_JS_INTROSPECTION: &str = "query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}";
+
+#[actix_web::test]
+async fn the_standard_introspection_query_is_answered_within_its_own_bound() {
+    let app = TestApp::new().await;
+    let r = exec(&app, "admin", GRAPHQL_JS_INTROSPECTION, json!({})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let types = r["data"]["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Contact"), "{}", types.len());
+    // Through HTTP too, as GraphiQL sends it.
+    let res = app
+        .post(
+            "/graphql",
+            &crate::helpers::admin(),
+            json!({"query": GRAPHQL_JS_INTROSPECTION, "operationName": "IntrospectionQuery"}),
+        )
+        .await;
+    assert!(res.body.get("errors").is_none() && res.body["data"]["__schema"].is_object(), "{}", res.body);
+    // Still bounded: an introspection deeper than its own limit is refused,
+    let mut deep = String::from("{ __schema { types { ");
+    for _ in 0..clientele::graphql::INTROSPECTION_MAX_DEPTH {
+        deep.push_str("ofType { ");
+    }
+    deep.push_str("name");
+    deep.push_str(&" }".repeat(clientele::graphql::INTROSPECTION_MAX_DEPTH + 3));
+    let r = exec(&app, "admin", &deep, json!({})).await;
+    assert_eq!(codes(&r), ["QUERY_TOO_DEEP"], "{r}");
+    // and data never rides along on the introspection bound.
+    let mixed =
+        "{ __typename clients(first: 1) { nodes { contacts(first: 1) { nodes { client { contacts(first: 1) { nodes {
+        orders(first: 1) { nodes { lines { name } } } } } } } } } } }";
+    assert_eq!(codes(&exec(&app, "admin", mixed, json!({})).await), ["QUERY_TOO_DEEP"]);
+}
