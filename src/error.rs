@@ -69,6 +69,10 @@ pub enum AppError {
     /// No such resource (or not visible to this token).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A browser's cross-origin request from an origin, method or header
+    /// that `CLIENTELE_CORS_ORIGINS` does not allow.
+    #[error("CORS refused: {0}")]
+    CorsRefused(String),
     /// The method is not allowed on this path.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -130,6 +134,11 @@ impl AppError {
                 ("forbidden", "Forbidden", format!("this operation requires the scope `{scope}`"))
             }
             AppError::NotFound(what) => ("not-found", "Not found", format!("{what} not found")),
+            AppError::CorsRefused(why) => (
+                "cors-refused",
+                "Cross-origin request refused",
+                format!("{why}; allowed origins are set by CLIENTELE_CORS_ORIGINS"),
+            ),
             AppError::MethodNotAllowed => {
                 ("method-not-allowed", "Method not allowed", "this method is not allowed on this path".into())
             }
@@ -232,6 +241,7 @@ impl ResponseError for AppError {
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::CorsRefused(_) => StatusCode::FORBIDDEN,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             AppError::Gone(_) => StatusCode::GONE,

@@ -61,7 +61,12 @@ pub fn build_app(
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound("resource").into()))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        // The online validator would send our document's URL to swagger.io.
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", doc)
+                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+        )
         .service(web::redirect("/docs", "/docs/"))
         .configure(|cfg| {
             let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
@@ -79,7 +84,15 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers(["authorization", "content-type", "if-match", "idempotency-key", "x-request-id"])
-        .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+        .expose_headers([
+            "etag",
+            "location",
+            "x-request-id",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
         .max_age(600);
     for o in origins {
         cors = cors.allowed_origin(o);

@@ -27,7 +27,7 @@ use crate::error::{AppError, FieldError, RETRY_AFTER_SECS};
 pub fn code(e: &AppError) -> &'static str {
     match e {
         AppError::Validation(_) => "VALIDATION",
-        AppError::Forbidden { .. } => "FORBIDDEN",
+        AppError::Forbidden { .. } | AppError::CorsRefused(_) => "FORBIDDEN",
         AppError::Unauthorized { .. } => "UNAUTHENTICATED",
         AppError::NotFound(_) => "NOT_FOUND",
         AppError::Conflict { .. } => "CONFLICT",

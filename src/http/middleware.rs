@@ -59,6 +59,13 @@ pub async fn observe(
         // browser form) stays a page; every other error is a problem.
         let is_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
         let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
+        // A refused CORS request is a refusal, not a malformed request.
+        let cors = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<actix_cors::CorsError>())
+            .map(|e| AppError::CorsRefused(e.to_string()));
+        let app_error = app_error.or(cors.as_ref());
         let rendered = match app_error {
             Some(e) => {
                 if let AppError::Internal(cause) = e {
@@ -90,6 +97,7 @@ pub async fn observe(
         }
     }
     res.headers_mut().insert(REQUEST_ID, HeaderValue::from_str(&request_id).expect("validated id"));
+    harden(res.headers_mut(), &path);
 
     let elapsed = started.elapsed();
     if let Some(state) = state {
@@ -97,6 +105,44 @@ pub async fn observe(
     }
     span.in_scope(|| tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
     Ok(res)
+}
+
+/// The answer's security headers, unless the handler set its own: no MIME
+/// sniffing, no referrer, never framed, and a Content Security Policy that
+/// allows nothing on API answers and only our own assets on the docs pages.
+fn harden(h: &mut actix_web::http::header::HeaderMap, path: &str) {
+    use actix_web::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+    let csp = if path.starts_with("/docs") {
+        // Swagger UI, served from the binary: its own scripts and styles, and calls to this origin.
+        concat!(
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; ",
+            "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+    } else if path == "/graphql" {
+        // GraphiQL's page loads its scripts and styles from unpkg.com (see README).
+        concat!(
+            "default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; ",
+            "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; font-src https://unpkg.com; ",
+            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+    } else {
+        "default-src 'none'; frame-ancestors 'none'"
+    };
+    let defaults = [
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (REFERRER_POLICY, "no-referrer"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (CONTENT_SECURITY_POLICY, csp),
+    ];
+    for (name, value) in defaults {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if path.starts_with("/docs/") && !h.contains_key(header::CACHE_CONTROL) {
+        // Swagger UI's assets change with the binary only.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    }
 }
 
 /// A problem for answers that actix made itself (no route, wrong method...).

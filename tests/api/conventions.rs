@@ -131,6 +131,52 @@ async fn cors_answers_only_configured_origins() {
     assert_eq!(r.header("access-control-allow-origin").as_deref(), Some("https://crm.example.com"));
     let r = app.send(Method::GET, "/v1/clients", Some(&admin()), None, &[("origin", "https://evil.example")]).await;
     assert!(r.header("access-control-allow-origin").is_none());
+    // The rate-limit headers are readable by the page.
+    let r = app.send(Method::GET, "/v1/clients", Some(&admin()), None, &[("origin", "https://crm.example.com")]).await;
+    let exposed = r.header("access-control-expose-headers").unwrap_or_default().to_lowercase();
+    for h in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "etag"] {
+        assert!(exposed.contains(h), "{h} not exposed: {exposed}");
+    }
+    // A refused preflight says so: a 403 problem, not "malformed request".
+    let preflight = |origin: &'static str| {
+        [
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization"),
+        ]
+    };
+    let r = app.send(Method::OPTIONS, "/v1/clients", None, None, &preflight("https://evil.example")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.header("content-type").as_deref(), Some("application/problem+json"));
+    assert_eq!(r.body["type"], "/problems/cors-refused");
+    let r = app.send(Method::OPTIONS, "/v1/clients", None, None, &preflight("https://crm.example.com")).await;
+    assert!(r.status.is_success(), "{}", r.status);
+}
+
+#[actix_web::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::new().await;
+    for (path, token) in [("/v1/clients", Some(admin())), ("/v1/clients", None), ("/healthz", None), ("/nope", None)] {
+        let r = app.send(Method::GET, path, token.as_deref(), None, &[]).await;
+        assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    // The docs pages: their own assets only, never framed, cached; and no call to swagger.io's validator.
+    let r = app.send(Method::GET, "/docs/", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("http"),
+        "{csp}"
+    );
+    let init = app.send(Method::GET, "/docs/swagger-initializer.js", None, None, &[]).await;
+    assert_eq!(init.status, StatusCode::OK);
+    let js = String::from_utf8_lossy(&init.raw);
+    assert!(js.contains("\"validatorUrl\": \"none\""), "{js}");
+    assert!(init.header("cache-control").unwrap().contains("max-age"));
 }
 
 #[actix_web::test]
