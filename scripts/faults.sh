@@ -60,9 +60,22 @@ echo "== 3. An acknowledged write survives SIGKILL"
 created=$(curl -s -w '\n%{http_code}' "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"Durable SAS"}' "$base/v1/clients")
 check "$(echo "$created" | tail -n 1)" 201 "POST /v1/clients 201"
 id=$(echo "$created" | head -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-pkill -9 -f "postgres -D /var/lib/postgresql/$version/main" || pkill -9 -x postgres || true
-sleep 1
-pg start
+# SIGKILL every process of the cluster (postmaster and backends), and wait
+# until none is left: a backend still alive holds the shared memory and the
+# postmaster's lock file, and `pg start` right away fails on them. Then start,
+# retrying while the old processes' resources are released.
+pkill -9 -f "postgres -D /var/lib/postgresql/$version/main" || true
+for _ in $(seq 1 50); do
+  pgrep -x postgres >/dev/null || break
+  pkill -9 -x postgres || true
+  sleep 0.2
+done
+started=0
+for _ in $(seq 1 30); do
+  if pg start >/dev/null 2>&1; then started=1; break; fi
+  sleep 0.5
+done
+check "$started" 1 "Postgres restarts after SIGKILL"
 for _ in $(seq 1 100); do [ "$(code "$base/readyz")" = 200 ] && break; sleep 0.2; done
 check "$(code "${auth[@]}" "$base/v1/clients/$id")" 200 "the client is there after crash recovery"
 
