@@ -68,6 +68,7 @@ pub fn build_app(
                 .config(utoipa_swagger_ui::Config::default().validator_url("none")),
         )
         .service(web::redirect("/docs", "/docs/"))
+        .route("/graphql/assets/{name}", web::get().to(graphql::http::asset))
         .configure(|cfg| {
             let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
             rest::configure(&mut cfg);

@@ -10,7 +10,6 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use async_graphql::Variables;
-use async_graphql::http::GraphiQLSource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -87,13 +86,37 @@ async fn run_graphql(state: web::Data<AppState>, actor: Actor, body: JsonBody) -
 
 /// GraphiQL, to explore the schema.
 ///
-/// Its scripts come from unpkg.com. Paste a token as
-/// `{"Authorization": "Bearer ..."}` in its headers pane.
+/// Served with its assets from the binary (`/graphql/assets/`, pinned npm
+/// production builds): no request leaves the machine. Paste a token as
+/// `{"Authorization": "Bearer ..."}` in its headers pane; headers are never
+/// persisted in the browser.
 #[utoipa::path(tag = "graphql",
     responses((status = 200, description = "The GraphiQL page", content_type = "text/html", body = String)))]
 #[get("/graphql")]
 async fn show_graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").title("Clientele GraphQL").finish())
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE)
+}
+
+const PAGE: &str = include_str!("assets/index.html");
+
+/// The page's assets, by name: content type and bytes.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("graphiql.min.js", "text/javascript; charset=utf-8", include_bytes!("assets/graphiql.min.js")),
+    ("graphiql.min.css", "text/css; charset=utf-8", include_bytes!("assets/graphiql.min.css")),
+    ("react.production.min.js", "text/javascript; charset=utf-8", include_bytes!("assets/react.production.min.js")),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/react-dom.production.min.js"),
+    ),
+    ("init.js", "text/javascript; charset=utf-8", include_bytes!("assets/init.js")),
+];
+
+/// `GET /graphql/assets/{name}`: GraphiQL's scripts and styles, cached a day.
+pub async fn asset(name: actix_web::web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, kind, bytes) = ASSETS.iter().find(|(n, _, _)| *n == name.as_str()).ok_or(AppError::NotFound("asset"))?;
+    Ok(HttpResponse::Ok()
+        .content_type(*kind)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(*bytes))
 }

@@ -118,12 +118,11 @@ fn harden(h: &mut actix_web::http::header::HeaderMap, path: &str) {
             "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; ",
             "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         )
-    } else if path == "/graphql" {
-        // GraphiQL's page loads its scripts and styles from unpkg.com (see README).
+    } else if path == "/graphql" || path.starts_with("/graphql/assets/") {
+        // GraphiQL, with its assets served from the binary.
         concat!(
-            "default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; ",
-            "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; font-src https://unpkg.com; ",
-            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; ",
+            "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         )
     } else {
         "default-src 'none'; frame-ancestors 'none'"

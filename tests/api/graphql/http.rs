@@ -84,8 +84,30 @@ async fn get_serves_graphiql_without_a_token() {
     let r = app.send(Method::GET, "/graphql", None, None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    let csp = r.header("content-security-policy").unwrap();
     let html = String::from_utf8(r.raw).unwrap();
     assert!(html.contains("graphiql") && html.contains("/graphql"));
+    // Nothing leaves the machine: every asset the page names is ours, and served.
+    assert!(!csp.contains("http"), "{csp}");
+    let mut assets = 0;
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            let url = part.split('"').next().unwrap();
+            assert!(url.starts_with("/graphql/assets/"), "{url} is not served by the binary");
+            let a = app.send(Method::GET, url, None, None, &[]).await;
+            assert_eq!(a.status, StatusCode::OK, "{url}");
+            assert!(a.header("cache-control").unwrap().contains("max-age"), "{url}");
+            let body = String::from_utf8_lossy(&a.raw);
+            assert!(!body.contains("unpkg.com") && !body.contains("cdn.jsdelivr"), "{url} fetches from a CDN");
+            assets += 1;
+        }
+    }
+    assert_eq!(assets, 5, "{html}");
+    let react = app.send(Method::GET, "/graphql/assets/react.production.min.js", None, None, &[]).await;
+    assert!(String::from_utf8_lossy(&react.raw).contains("production.min.js"), "a production build");
+    let init = String::from_utf8(app.send(Method::GET, "/graphql/assets/init.js", None, None, &[]).await.raw).unwrap();
+    assert!(init.contains("shouldPersistHeaders: false"), "the token is never kept by the browser");
+    assert_eq!(app.send(Method::GET, "/graphql/assets/nope.js", None, None, &[]).await.status, StatusCode::NOT_FOUND);
     let doc = clientele::openapi();
     assert!(doc.paths.paths.contains_key("/graphql"), "documented in the OpenAPI document");
 }
