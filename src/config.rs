@@ -2,7 +2,8 @@
 //!
 //! | variable | meaning | default |
 //! | --- | --- | --- |
-//! | `DATABASE_URL` | Postgres URL | `postgres://postgres@127.0.0.1:5432/clientele` |
+//! | `DATABASE_URL` | Postgres URL; TLS with `?sslmode=require`, `verify-ca` or `verify-full` (libpq's) | `postgres://postgres@127.0.0.1:5432/clientele` |
+//! | `CLIENTELE_DATABASE_CA_FILE` | PEM file of the CA that signed the database's certificate (a private CA, or the provider's bundle); implies `sslmode=verify-full` unless the URL says otherwise | none |
 //! | `CLIENTELE_BIND` | listen address | `127.0.0.1:8080` |
 //! | `CLIENTELE_JWT_SECRET` | HS256 key, at least 32 bytes | none |
 //! | `CLIENTELE_JWT_PUBLIC_KEY_FILE` | PEM (RS256, ES256, EdDSA) or JWKS file of an external issuer | none |
@@ -176,7 +177,13 @@ impl Config {
             }
         };
         Ok(Config {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: {
+                let url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+                match var("CLIENTELE_DATABASE_CA_FILE") {
+                    None => url,
+                    Some(ca) => database_url_with_ca(&url, ca.trim())?,
+                }
+            },
             bind: var("CLIENTELE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             jwt: JwtConfig {
                 secret: var("CLIENTELE_JWT_SECRET").map(SecretString::from),
@@ -232,6 +239,31 @@ impl Config {
             graphql: graphql_from_env()?,
         })
     }
+}
+
+/// `url` with `sslrootcert` set to the CA file `ca` (which must be readable),
+/// and `sslmode=verify-full` unless the URL already names a mode.
+pub fn database_url_with_ca(url: &str, ca: &str) -> Result<String, ConfigError> {
+    std::fs::File::open(ca).map_err(|e| ConfigError(format!("CLIENTELE_DATABASE_CA_FILE cannot be read: {e}")))?;
+    let mut parsed = url::Url::parse(url).map_err(|_| ConfigError("DATABASE_URL is not a URL".into()))?;
+    let has_mode = parsed.query_pairs().any(|(k, _)| k == "sslmode");
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != "sslrootcert")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    {
+        let mut q = parsed.query_pairs_mut();
+        q.clear();
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+        q.append_pair("sslrootcert", ca);
+        if !has_mode {
+            q.append_pair("sslmode", "verify-full");
+        }
+    }
+    Ok(parsed.into())
 }
 
 fn public_url_from_env() -> Result<String, ConfigError> {

@@ -19,4 +19,5 @@ mod record;
 mod replicas;
 mod scopes;
 mod system;
+mod tls;
 mod transactions;
