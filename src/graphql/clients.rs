@@ -56,8 +56,8 @@ impl Client {
         self.0.employee_count
     }
     /// Annual revenue in minor units of `currency`.
-    async fn annual_revenue_cents(&self) -> Option<i64> {
-        self.0.annual_revenue_cents
+    async fn annual_revenue_cents(&self) -> Option<super::types::Cents> {
+        self.0.annual_revenue_cents.map(super::types::Cents)
     }
     /// ISO 4217 code.
     async fn currency(&self) -> Option<&str> {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::types::{Direction, InteractionKind, LawfulBasis, OrderStatus, Status};
+use super::types::{Cents, Direction, InteractionKind, LawfulBasis, OrderStatus, Status};
 
 /// A postal address; it replaces the whole address.
 #[derive(InputObject, Serialize)]
@@ -48,7 +48,7 @@ pub struct ClientInput {
     /// Head count (≥ 0).
     pub employee_count: Option<i32>,
     /// Annual revenue in minor units (≥ 0); needs `currency`.
-    pub annual_revenue_cents: Option<i64>,
+    pub annual_revenue_cents: Option<Cents>,
     /// ISO 4217 code.
     pub currency: Option<String>,
     /// Web site (absolute http(s) URL).
@@ -85,7 +85,7 @@ pub struct ClientPatch {
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub employee_count: MaybeUndefined<i32>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
-    pub annual_revenue_cents: MaybeUndefined<i64>,
+    pub annual_revenue_cents: MaybeUndefined<Cents>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub currency: MaybeUndefined<String>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
@@ -213,7 +213,7 @@ pub struct OrderLineInput {
     /// More than 0.
     pub quantity: i32,
     /// At least 0, minor units.
-    pub unit_price_cents: i64,
+    pub unit_price_cents: Cents,
 }
 
 /// An order: `clientId` and/or `contactId`, or `customer` instead of `contactId`.
@@ -236,7 +236,7 @@ pub struct OrderInput {
     /// ISO 4217.
     pub currency: String,
     /// Minor units, ≥ 0.
-    pub total_cents: i64,
+    pub total_cents: Cents,
     /// Not in the future. Default: the time the order is created; an upsert
     /// without it keeps the stored date, so an identical retry is `UNCHANGED`.
     pub ordered_at: Option<DateTime<Utc>>,
@@ -266,7 +266,7 @@ pub struct OrderPatch {
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub currency: MaybeUndefined<String>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
-    pub total_cents: MaybeUndefined<i64>,
+    pub total_cents: MaybeUndefined<Cents>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub ordered_at: MaybeUndefined<DateTime<Utc>>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]

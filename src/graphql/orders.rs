@@ -28,7 +28,7 @@ pub struct OrderLine {
     pub name: String,
     pub quantity: i32,
     /// Minor units of the order's currency.
-    pub unit_price_cents: i64,
+    pub unit_price_cents: super::types::Cents,
 }
 
 impl From<&LineOut> for OrderLine {
@@ -37,7 +37,7 @@ impl From<&LineOut> for OrderLine {
             sku: l.sku.clone(),
             name: l.name.clone(),
             quantity: l.quantity,
-            unit_price_cents: l.unit_price_cents,
+            unit_price_cents: super::types::Cents(l.unit_price_cents),
         }
     }
 }
@@ -75,8 +75,8 @@ impl Order {
         &self.0.currency
     }
     /// Minor units.
-    async fn total_cents(&self) -> i64 {
-        self.0.total_cents
+    async fn total_cents(&self) -> super::types::Cents {
+        super::types::Cents(self.0.total_cents)
     }
     async fn ordered_at(&self) -> DateTime<Utc> {
         self.0.ordered_at

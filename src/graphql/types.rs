@@ -2,7 +2,7 @@
 //! (`PROSPECT` in GraphQL, `prospect` in JSON and in the service layer), the
 //! postal address, the sales statistics and the deletion payload.
 
-use async_graphql::{Enum, SimpleObject};
+use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -145,6 +145,37 @@ impl From<AddressOut> for Address {
     }
 }
 
+/// An amount in minor units (cents), a 64-bit integer. GraphQL's `Int` is 32
+/// bits: €21,474,836.47 and more would not fit (graphql-js refuses to
+/// serialise it). So amounts are answered as a string of digits,
+/// `"5000000000"`, and accepted as such a string (optionally signed) or as an
+/// `Int` within 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Cents(pub i64);
+
+/// An amount in minor units (cents), 64 bits: answered as a string of
+/// digits (`"5000000000"`), accepted as such a string or as a 32-bit `Int`.
+#[Scalar(name = "Cents")]
+impl ScalarType for Cents {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) if s.len() <= 20 => s
+                .parse::<i64>()
+                .map(Cents)
+                .map_err(|_| InputValueError::custom("Cents is a string of digits, optionally signed: \"5000000000\"")),
+            Value::Number(n) => n.as_i64().filter(|v| i32::try_from(*v).is_ok()).map(Cents).ok_or_else(|| {
+                InputValueError::custom("an Int is 32 bits: send larger amounts as a string, \"5000000000\"")
+            }),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
 /// Read-only sales figures. Counted orders are pending, paid or fulfilled;
 /// amounts are in minor units whatever the currency.
 #[derive(SimpleObject)]
@@ -152,27 +183,27 @@ pub struct Stats {
     /// Orders that count as a sale.
     pub orders_count: i64,
     /// Sum of their totals.
-    pub total_spent_cents: i64,
+    pub total_spent_cents: Cents,
     /// Sum over the last 12 months.
     #[graphql(name = "spentLast12mCents")]
-    pub spent_last_12m_cents: i64,
+    pub spent_last_12m_cents: Cents,
     /// Date of the first counted order.
     pub first_order_at: Option<DateTime<Utc>>,
     /// Date of the last counted order.
     pub last_order_at: Option<DateTime<Utc>>,
     /// Total of the last counted order.
-    pub last_order_total_cents: Option<i64>,
+    pub last_order_total_cents: Option<Cents>,
 }
 
 impl From<StatsOut> for Stats {
     fn from(s: StatsOut) -> Self {
         Stats {
             orders_count: s.orders_count,
-            total_spent_cents: s.total_spent_cents,
-            spent_last_12m_cents: s.spent_last_12m_cents,
+            total_spent_cents: Cents(s.total_spent_cents),
+            spent_last_12m_cents: Cents(s.spent_last_12m_cents),
             first_order_at: s.first_order_at,
             last_order_at: s.last_order_at,
-            last_order_total_cents: s.last_order_total_cents,
+            last_order_total_cents: s.last_order_total_cents.map(Cents),
         }
     }
 }

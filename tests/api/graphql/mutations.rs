@@ -6,6 +6,30 @@ use super::{codes, exec, fields, ok};
 use crate::helpers::{TestApp, admin};
 
 #[actix_web::test]
+async fn money_is_a_64_bit_cents_string() {
+    let app = TestApp::new().await;
+    let q = "mutation($input: ClientInput!) { createClient(input: $input) { annualRevenueCents } }";
+    // Beyond 32 bits: answered as a string graphql-js can carry, accepted as a string.
+    let d = ok(&app, q, json!({"input": {"name": "Big", "annualRevenueCents": "5000000000", "currency": "EUR"}})).await;
+    assert_eq!(d["createClient"]["annualRevenueCents"], "5000000000");
+    let d = ok(&app, q, json!({"input": {"name": "Small", "annualRevenueCents": 1200, "currency": "EUR"}})).await;
+    assert_eq!(d["createClient"]["annualRevenueCents"], "1200", "an Int within 32 bits is accepted");
+    let r = exec(
+        &app,
+        "admin",
+        q,
+        json!({"input": {"name": "Int64", "annualRevenueCents": 3_000_000_000i64, "currency": "EUR"}}),
+    )
+    .await;
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("32 bits"), "{r}");
+    let r = exec(&app, "admin", q, json!({"input": {"name": "Nope", "annualRevenueCents": "12e3", "currency": "EUR"}}))
+        .await;
+    assert!(r.get("errors").is_some(), "{r}");
+    let sdl = clientele::graphql::sdl();
+    assert!(sdl.contains("scalar Cents") && sdl.contains("annualRevenueCents: Cents"), "documented in the SDL");
+}
+
+#[actix_web::test]
 async fn client_mutations_create_patch_and_delete() {
     let app = TestApp::new().await;
     let q = "mutation($input: ClientInput!) { createClient(input: $input) { id name siren nafCode status version
@@ -19,7 +43,7 @@ async fn client_mutations_create_patch_and_delete() {
     assert_eq!(c["nafCode"], "62.01Z");
     assert_eq!(c["billingAddress"], json!({"city": "Paris", "country": "FR"}));
     assert_eq!(c["customFields"], json!({"crm": {"id": 12}}));
-    assert_eq!(c["stats"], json!({"ordersCount": 0, "spentLast12mCents": 0}));
+    assert_eq!(c["stats"], json!({"ordersCount": 0, "spentLast12mCents": "0"}));
     let id = c["id"].as_str().unwrap().to_owned();
     assert_eq!(app.get(&format!("/v1/clients/{id}"), &admin()).await.body["name"], "Acme SAS", "the same row as REST");
 
@@ -153,9 +177,9 @@ async fn order_mutations_create_upsert_batch_patch_and_delete() {
     let q = "mutation($input: OrderInput!) { upsertOrder(source: \"shopify\", externalId: \"1001\", input: $input) {
         result order { id totalCents } } }";
     let d = ok(&app, q, json!({"input": order})).await;
-    assert_eq!(d["upsertOrder"], json!({"result": "UNCHANGED", "order": {"id": id, "totalCents": 5000}}));
+    assert_eq!(d["upsertOrder"], json!({"result": "UNCHANGED", "order": {"id": id, "totalCents": "5000"}}));
     let mut changed = order.clone();
-    changed["totalCents"] = json!(6000);
+    changed["totalCents"] = json!("6000");
     assert_eq!(ok(&app, q, json!({"input": changed})).await["upsertOrder"]["result"], "UPDATED");
     let q2 = q.replace("1001", "1002");
     let mut other = changed.clone();
