@@ -4,7 +4,6 @@
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{run_write, to_map};
@@ -67,9 +66,10 @@ impl Consent {
     async fn collected_at(&self) -> DateTime<Utc> {
         self.0.collected_at
     }
-    /// What makes the grant demonstrable (`method`, `wording`, `ip`...), as recorded.
-    async fn proof(&self) -> Option<&Value> {
-        self.0.proof.as_ref()
+    /// What makes the grant demonstrable, as recorded: the fields of
+    /// `ProofInput`, with the same names.
+    async fn proof(&self) -> Option<Proof> {
+        self.0.proof.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok())
     }
     /// The token subject that recorded it.
     async fn recorded_by(&self) -> &str {
@@ -78,6 +78,18 @@ impl Consent {
     async fn recorded_at(&self) -> DateTime<Utc> {
         self.0.recorded_at
     }
+}
+
+/// How consent was expressed and shown, as recorded (the fields of `ProofInput`).
+#[derive(async_graphql::SimpleObject, serde::Deserialize)]
+pub struct Proof {
+    pub method: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub form_url: Option<String>,
+    pub wording: Option<String>,
+    pub wording_version: Option<String>,
+    pub evidence_ref: Option<String>,
 }
 
 /// How consent was expressed and shown.

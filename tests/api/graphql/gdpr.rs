@@ -18,7 +18,7 @@ async fn exec_as(app: &TestApp, sub: &str, scopes: &str, query: &str, variables:
 }
 
 const RECORD: &str = "mutation($id: UUID!, $input: ConsentInput!) {
-    recordConsent(contactId: $id, input: $input) { purpose status channel recordedBy proof } }";
+    recordConsent(contactId: $id, input: $input) { purpose status channel recordedBy proof { method wording wordingVersion } } }";
 
 /// A demonstrable grant of `purpose`.
 pub fn grant(purpose: &str) -> Value {
@@ -47,7 +47,7 @@ async fn a_grant_needs_proof_and_then_shows_on_the_contact() {
     let d = ok(&app, RECORD, json!({"id": id, "input": grant("newsletter")})).await;
     assert_eq!(d["recordConsent"]["status"], "GRANTED");
     assert_eq!(d["recordConsent"]["channel"], "WEB_FORM");
-    assert_eq!(d["recordConsent"]["proof"]["wording_version"], "v3");
+    assert_eq!(d["recordConsent"]["proof"]["wordingVersion"], "v3", "the casing of ProofInput");
     ok(&app, RECORD, json!({"id": id, "input": grant("sms_marketing")})).await;
     ok(&app, RECORD, json!({"id": id, "input": {"purpose": "sms_marketing", "status": "WITHDRAWN"}})).await;
 
