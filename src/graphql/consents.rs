@@ -68,7 +68,7 @@ impl Consent {
     }
     /// What makes the grant demonstrable, as recorded: the fields of
     /// `ProofInput`, with the same names.
-    async fn proof(&self) -> Option<Proof> {
+    async fn proof(&self) -> Option<ProofInput> {
         self.0.proof.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok())
     }
     /// The token subject that recorded it.
@@ -80,20 +80,10 @@ impl Consent {
     }
 }
 
-/// How consent was expressed and shown, as recorded (the fields of `ProofInput`).
-#[derive(async_graphql::SimpleObject, serde::Deserialize)]
-pub struct Proof {
-    pub method: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub form_url: Option<String>,
-    pub wording: Option<String>,
-    pub wording_version: Option<String>,
-    pub evidence_ref: Option<String>,
-}
-
-/// How consent was expressed and shown.
-#[derive(InputObject, Serialize)]
+/// How consent was expressed and shown: `ProofInput` when recorded, `Proof`
+/// when read back, with the same fields.
+#[derive(async_graphql::InputObject, async_graphql::SimpleObject, Serialize, serde::Deserialize)]
+#[graphql(input_name = "ProofInput", name = "Proof")]
 pub struct ProofInput {
     /// `checkbox`, `double_opt_in`, `signature`, `verbal` or `other`
     /// (`pre_checked` and `terms_acceptance` are refused: neither is consent).
