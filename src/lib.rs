@@ -41,6 +41,67 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = doc;
     // Modifiers run on the static part only; apply the conventions to the routed paths too.
     utoipa::Modify::modify(&rest::docs::Conventions, &mut doc);
+    free_form(doc)
+}
+
+/// Declares the free-form objects (`custom_fields`, `changes`, `result`...)
+/// as such: an object schema without properties gets
+/// `additionalProperties: true`, which generators read as "any keys" (without
+/// it, openapi-typescript makes `Record<string, never>`).
+fn free_form(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema, SchemaType, Type};
+    fn schema(s: &mut Schema) {
+        match s {
+            Schema::Object(o) => {
+                let object = match &o.schema_type {
+                    SchemaType::Type(t) => *t == Type::Object,
+                    SchemaType::Array(ts) => ts.contains(&Type::Object),
+                    SchemaType::AnyValue => false,
+                };
+                if object && o.properties.is_empty() && o.additional_properties.is_none() {
+                    o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+                }
+                o.properties.values_mut().for_each(refor);
+                if let Some(AdditionalProperties::RefOr(r)) = o.additional_properties.as_deref_mut() {
+                    refor(r);
+                }
+            }
+            Schema::Array(a) => {
+                if let ArrayItems::RefOrSchema(r) = &mut a.items {
+                    refor(r);
+                }
+            }
+            Schema::OneOf(x) => x.items.iter_mut().for_each(refor),
+            Schema::AllOf(x) => x.items.iter_mut().for_each(refor),
+            Schema::AnyOf(x) => x.items.iter_mut().for_each(refor),
+            _ => {}
+        }
+    }
+    fn refor(r: &mut RefOr<Schema>) {
+        if let RefOr::T(s) = r {
+            schema(s);
+        }
+    }
+    if let Some(c) = doc.components.as_mut() {
+        c.schemas.values_mut().for_each(refor);
+    }
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            for p in op.parameters.iter_mut().flatten() {
+                p.schema.iter_mut().for_each(refor);
+            }
+            for c in op.request_body.iter_mut().flat_map(|b| b.content.values_mut()) {
+                c.schema.iter_mut().for_each(refor);
+            }
+            for r in op.responses.responses.values_mut() {
+                if let RefOr::T(r) = r {
+                    r.content.values_mut().for_each(|c| c.schema.iter_mut().for_each(refor));
+                }
+            }
+        }
+    }
     doc
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{run, to_map};
-use crate::services::reachability::{self, CheckOut, Recipient};
+use crate::services::reachability::{self, ReachabilityOut, Recipient};
 use crate::services::suppression::SuppressionKey;
 
 /// Days an order keeps a contract in progress (`CLIENTELE_CONTRACT_WINDOW_DAYS`), in the schema data.
@@ -77,8 +77,8 @@ pub struct Reachability {
     pub blocked: Vec<BlockedRecipient>,
 }
 
-impl From<CheckOut> for Reachability {
-    fn from(o: CheckOut) -> Self {
+impl From<ReachabilityOut> for Reachability {
+    fn from(o: ReachabilityOut) -> Self {
         Reachability {
             allowed: o.allowed.into_iter().map(Into::into).collect(),
             blocked: o

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::http::extract::{Filter, JsonBody};
 use crate::pagination::Page;
 use crate::services::notices::{self, DueFilter, DueOut, NoticeInput, NoticeOut};
-use crate::services::reachability::{self, CheckInput, CheckOut};
+use crate::services::reachability::{self, ReachabilityInput, ReachabilityOut};
 use crate::services::review::{self, FlagFilter, FlagOut};
 use crate::services::unsubscribe::{self, LinksInput, LinksOut};
 use crate::state::AppState;
@@ -42,8 +42,8 @@ pub(super) fn configure_public(cfg: &mut ServiceConfig) {
 /// people are never allowed. A contact bought or received from a partner is
 /// blocked (`art14_notice_pending`) until its Art. 14 notice is recorded,
 /// unless `with_notice` says this message carries it.
-#[utoipa::path(tag = "reachability", security(("bearer" = ["contacts:read"])), request_body = CheckInput,
-    responses((status = 200, description = "Every recipient, allowed or blocked with its reason", body = CheckOut)))]
+#[utoipa::path(tag = "reachability", security(("bearer" = ["contacts:read"])), request_body = ReachabilityInput,
+    responses((status = 200, description = "Every recipient, allowed or blocked with its reason", body = ReachabilityOut)))]
 #[post("/reachability/check")]
 async fn check_reachability(
     state: web::Data<AppState>,

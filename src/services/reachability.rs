@@ -57,7 +57,7 @@ pub struct Recipient {
 /// The question.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CheckInput {
+pub struct ReachabilityInput {
     #[validate(required)]
     #[schema(required = true)]
     pub channel: Option<ReachChannel>,
@@ -103,7 +103,7 @@ pub struct Blocked {
 
 /// The answer: every recipient in one of the two lists, in the order asked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CheckOut {
+pub struct ReachabilityOut {
     pub allowed: Vec<Recipient>,
     pub blocked: Vec<Blocked>,
 }
@@ -159,9 +159,9 @@ pub fn check(
     key: &SuppressionKey,
     contract_window_days: i32,
     body: Map<String, Value>,
-) -> Result<CheckOut, AppError> {
+) -> Result<ReachabilityOut, AppError> {
     actor.require(Scope::ContactsRead)?;
-    let (input, mut errors) = decode::<CheckInput>(body);
+    let (input, mut errors) = decode::<ReachabilityInput>(body);
     let Some(input) = input else { return Err(AppError::Validation(errors.0)) };
     let recipients = input.recipients.clone().unwrap_or_default();
     let (mut ids, mut emails, mut phones, mut hmacs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -206,7 +206,7 @@ pub fn check(
         .bind::<Integer, _>(contract_window_days)
         .load(conn)?;
     let with_notice = input.with_notice.unwrap_or(false);
-    let mut out = CheckOut { allowed: Vec::new(), blocked: Vec::new() };
+    let mut out = ReachabilityOut { allowed: Vec::new(), blocked: Vec::new() };
     for f in found {
         let recipient = recipients[f.i as usize].clone();
         match verdict(channel, with_notice, &f) {
