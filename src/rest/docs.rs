@@ -17,7 +17,23 @@ use crate::error::{FieldError, Problem};
         description = "Customer file and prospect database with the GDPR built in. \
             Every error is an RFC 9457 problem (`application/problem+json`). Lists are cursor-paginated. \
             Writes honour `If-Match`; POSTs honour `Idempotency-Key` (24 h, scoped to the token's `sub`).",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    servers((url = "/", description = "This server (the document is served by the API it describes)")),
+    tags(
+        (name = "clients", description = "Companies: SIREN, sector, size, revenue, and their stats"),
+        (name = "contacts", description = "People, their interactions, provenance and Art. 14 notices"),
+        (name = "orders", description = "Orders and their lines; upserts by external id, batches"),
+        (name = "consents", description = "The consent ledger per purpose, with proof; the purposes"),
+        (name = "reachability", description = "May I contact them: checks before a campaign, one-click unsubscribe"),
+        (name = "dsar", description = "Data-subject requests: identity, deadlines, processing, exports"),
+        (name = "register", description = "The Art. 30 register of processing activities"),
+        (name = "retention", description = "Retention policies and sweeps"),
+        (name = "audit", description = "The hash-chained audit trail, its checkpoints, flagged free text"),
+        (name = "sync", description = "Delta sync tokens for mirrors"),
+        (name = "integrations", description = "Events, webhooks, tokens"),
+        (name = "graphql", description = "The GraphQL endpoint and GraphiQL"),
+        (name = "system", description = "Health, readiness, metrics"),
     ),
     components(schemas(Problem, FieldError, crate::pagination::SortKey)),
     modifiers(&Conventions)
