@@ -46,6 +46,13 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AppError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(AppError::field("body", "invalid_type", "the body must be a JSON object")),
+        // Well-formed JSON, but a number no f64 holds (`1e400`): a failing
+        // field, as any other value the server cannot take.
+        Err(e) if e.to_string().starts_with("number out of range") => Err(AppError::field(
+            "body",
+            "number_out_of_range",
+            format!("a number at line {} column {} is beyond ±1.7976931348623157e308", e.line(), e.column()),
+        )),
         Err(e) => Err(AppError::BadRequest(format!("malformed JSON at line {} column {}", e.line(), e.column()))),
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod contacts;
 mod contention;
+mod fuzz;
 mod conventions;
 mod gdpr;
 mod graphql;
