@@ -69,9 +69,9 @@ pub enum AppError {
     /// No such resource (or not visible to this token).
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// The method is not allowed on this path.
+    /// The method is not allowed on this path; the methods that are, for `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(String),
     /// A uniqueness or state conflict.
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String, field: Option<String> },
@@ -130,7 +130,7 @@ impl AppError {
                 ("forbidden", "Forbidden", format!("this operation requires the scope `{scope}`"))
             }
             AppError::NotFound(what) => ("not-found", "Not found", format!("{what} not found")),
-            AppError::MethodNotAllowed => {
+            AppError::MethodNotAllowed(_) => {
                 ("method-not-allowed", "Method not allowed", "this method is not allowed on this path".into())
             }
             AppError::Conflict { detail, .. } => ("conflict", "Conflict", detail.clone()),
@@ -218,6 +218,9 @@ impl AppError {
             AppError::RateLimited(secs) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from(*secs)));
             }
+            AppError::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, allow.as_str()));
+            }
             _ => {}
         }
         res.body(serde_json::to_vec(&problem).unwrap_or_default())
@@ -231,7 +234,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             AppError::Gone(_) => StatusCode::GONE,

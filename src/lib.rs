@@ -57,10 +57,16 @@ pub fn build_app(
     >,
 > {
     let doc = openapi();
+    let methods = web::Data::new(http::methods::Methods::from_doc(&doc));
     let cors = cors(&state.config.cors_origins);
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound("resource").into()))
+        // `DELETE /v1/orders/batch` reaches `/v1/orders/{id}` and fails on its
+        // id; the document's most specific path says POST only: a 405.
+        .app_data(web::PathConfig::default().error_handler({
+            let methods = methods.clone();
+            move |_, req| methods.refusal(req, "resource").into()
+        }))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
         .service(web::redirect("/docs", "/docs/"))
         .configure(|cfg| {
@@ -68,7 +74,11 @@ pub fn build_app(
             rest::configure(&mut cfg);
             graphql::http::configure(&mut cfg);
         })
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound("route")) }))
+        // A known path with another method: 405 with `Allow`; else 404.
+        .default_service(web::to(move |req: actix_web::HttpRequest| {
+            let refusal = methods.refusal(&req, "route");
+            async move { Err::<actix_web::HttpResponse, _>(refusal) }
+        }))
         // Per token, for REST and GraphQL alike.
         .wrap(actix_web::middleware::from_fn(http::ratelimit::rate_limit))
         .wrap(cors)

@@ -103,7 +103,7 @@ pub async fn observe(
 fn generic_problem(status: actix_web::http::StatusCode) -> AppError {
     match status.as_u16() {
         404 => AppError::NotFound("route"),
-        405 => AppError::MethodNotAllowed,
+        405 => AppError::MethodNotAllowed(String::new()),
         413 => AppError::PayloadTooLarge(crate::http::extract::BODY_LIMIT),
         415 => AppError::UnsupportedMediaType,
         400 => AppError::BadRequest("the request could not be read".into()),
