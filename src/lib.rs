@@ -27,7 +27,6 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::AppError;
 use crate::state::AppState;
 
 /// The OpenAPI document, built from the routing (what `clientele openapi` prints).

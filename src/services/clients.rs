@@ -300,9 +300,11 @@ pub fn update(
     actor.require(Scope::ClientsWrite)?;
     conn.transaction(|conn| {
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("client"))?;
-        pre.check(row.version)?;
         let current = ClientWrite::from(&row);
-        let write = validate(patched(&ClientOut::from_row(row.clone(), 0).input(), patch))?;
+        // A request that fails validation is a 422 whatever its If-Match;
+        // 412 is for a valid change aimed at another version.
+        let write = validate(patched(&ClientOut::from_row(row.clone(), 0).input(), patch)?)?;
+        pre.check(row.version)?;
         if write == current {
             return out(conn, row);
         }

@@ -252,10 +252,11 @@ pub fn update(
     actor.require(Scope::ContactsWrite)?;
     conn.transaction(|conn| {
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("contact"))?;
+        let current = ContactWrite::from(&row);
+        // 422 before 412: see `clients::update`.
+        let write = validate(patched(&ContactOut::from_row(row.clone(), 0).input(), patch)?)?;
         pre.check(row.version)?;
         refuse_restricted(&row)?;
-        let current = ContactWrite::from(&row);
-        let write = validate(patched(&ContactOut::from_row(row.clone(), 0).input(), patch))?;
         if write == current {
             return out(conn, row);
         }
@@ -530,7 +531,7 @@ pub fn apply_rectification(
 ) -> Result<Vec<String>, AppError> {
     let id = row.id;
     let current = ContactWrite::from(&row);
-    let write = validate(patched(&ContactOut::from_row(row, 0).input(), changes))?;
+    let write = validate(patched(&ContactOut::from_row(row, 0).input(), changes)?)?;
     let fields = changed_fields(&to_doc(&current), &to_doc(&write));
     if fields.is_empty() {
         return Ok(fields);

@@ -238,13 +238,30 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// The writable document `base` with an RFC 7396 merge `patch` applied: what
 /// a PATCH validates whole, as a create would be.
-pub fn patched(base: &impl serde::Serialize, patch: Map<String, Value>) -> Map<String, Value> {
+///
+/// A key of the patch that is not a field of `base` (which serialises every
+/// writable field) is refused, even set to null: merging would drop it
+/// silently, and an unknown field is a failing field (API.md §3).
+pub fn patched(base: &impl serde::Serialize, patch: Map<String, Value>) -> Result<Map<String, Value>, AppError> {
     let mut doc = serde_json::to_value(base).unwrap_or_default();
+    refuse_unknown_keys(&doc, &patch)?;
     merge_patch(&mut doc, &Value::Object(patch));
-    match doc {
+    Ok(match doc {
         Value::Object(map) => map,
         _ => Map::new(),
+    })
+}
+
+/// 422 listing every key of `patch` that `doc` (a document holding every
+/// writable field) does not have.
+pub fn refuse_unknown_keys(doc: &Value, patch: &Map<String, Value>) -> Result<(), AppError> {
+    let mut errors = Errors::default();
+    for key in patch.keys() {
+        if doc.get(key).is_none() {
+            errors.push(key.clone(), "unknown_field", "this field does not exist or is read-only");
+        }
     }
+    errors.finish()
 }
 
 /// A serialisable value as a JSON document (field diffs, event payloads).

@@ -144,7 +144,6 @@ pub fn update_purpose(
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound("purpose"))?;
-        pre.check(row.version)?;
         let current = PurposeWrite {
             key: row.key.clone(),
             description: row.description.clone(),
@@ -152,7 +151,9 @@ pub fn update_purpose(
             retention_days: row.retention_days,
             marketing: row.marketing,
         };
-        let write = validate_purpose(patched(&current, patch))?;
+        // 422 before 412: see `clients::update`.
+        let write = validate_purpose(patched(&current, patch)?)?;
+        pre.check(row.version)?;
         if write.key != current.key {
             return Err(AppError::field("key", "immutable", "a purpose key cannot change"));
         }
@@ -354,11 +355,12 @@ pub fn update_activity(
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound("processing activity"))?;
-        pre.check(row.version)?;
         let base = ActivityOut::from(row.clone()).input();
-        let map = patched(&base, patch);
+        let map = patched(&base, patch)?;
         let fields = changed_fields(&to_doc(&base), &Value::Object(map.clone()));
+        // 422 before 412: see `clients::update`.
         let write = validate_activity(map)?;
+        pre.check(row.version)?;
         if fields.is_empty() {
             return Ok(row.into());
         }

@@ -242,11 +242,12 @@ pub fn update(
     actor.require(Scope::WebhooksManage)?;
     conn.transaction(|conn| {
         let row = out(find(conn, id, true)?);
-        pre.check(row.version)?;
         let before = serde_json::json!({"url": row.url, "events": row.events, "enabled": row.enabled});
-        let map = patched(&before, patch);
+        let map = patched(&before, patch)?;
         let fields = changed_fields(&before, &Value::Object(map.clone()));
+        // 422 before 412: see `clients::update`.
         let (url, events, enabled) = validate(map, allow_private)?;
+        pre.check(row.version)?;
         if fields.is_empty() {
             return Ok(row);
         }

@@ -73,3 +73,65 @@ async fn undeclared_methods_on_known_paths_are_405_with_allow() {
         assert!(r.header("allow").is_none());
     }
 }
+
+/// A merge patch with a key that is no field is refused even when its value
+/// is null (merging would drop it silently), and a patch that fails
+/// validation is a 422 whatever its `If-Match`: 412 is for a valid change
+/// aimed at another version.
+#[actix_web::test]
+async fn merge_patches_refuse_unknown_null_keys_and_validate_before_if_match() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let client = crate::clients::create_client(&app, json!({"name": "Acme"})).await;
+    let contact = crate::contacts::create_contact(&app, json!({"email": "ada@example.com"})).await;
+    let r = app
+        .put(
+            "/v1/orders/external/shop/1",
+            &t,
+            json!({"contact_id": contact["id"], "status": "paid", "currency": "EUR", "total_cents": 100,
+                "lines": [{"sku": "A", "name": "Thing", "quantity": 1, "unit_price_cents": 100}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let order = r.body;
+    for path in [
+        format!("/v1/clients/{}", client["id"].as_str().unwrap()),
+        format!("/v1/contacts/{}", contact["id"].as_str().unwrap()),
+        format!("/v1/orders/{}", order["id"].as_str().unwrap()),
+    ] {
+        let version = app.get(&path, &t).await.body["version"].clone();
+        for patch in [json!({"": null}), json!({"nope": null, "stats": null})] {
+            let r = app.patch(&path, &t, patch.clone()).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {patch}: {}", r.body);
+            assert_eq!(r.body["errors"][0]["code"], "unknown_field", "{}", r.body);
+        }
+        // A bad body on a stale version: the body is judged first.
+        let bad = app
+            .send(Method::PATCH, &path, Some(&t), Some(&json!({"tags": 5, "status": 7})), &[("if-match", "\"99\"")])
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", bad.body);
+        // A valid body on a stale version: 412.
+        let stale = app.send(Method::PATCH, &path, Some(&t), Some(&json!({})), &[("if-match", "\"99\"")]).await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{path}: {}", stale.body);
+        assert_eq!(app.get(&path, &t).await.body["version"], version, "{path} unchanged");
+    }
+}
+
+/// The upsert checks the body as sent before the path fills in `source` and
+/// `external_id`: a value of the wrong type is a failing field.
+#[actix_web::test]
+async fn upsert_refuses_a_source_of_the_wrong_type() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let contact = crate::contacts::create_contact(&app, json!({"email": "bob@example.com"})).await;
+    for (field, value) in [("source", json!(5)), ("external_id", json!(["1"])), ("source", json!({}))] {
+        let mut body =
+            json!({"contact_id": contact["id"], "status": "paid", "currency": "EUR", "total_cents": 0, "lines": []});
+        body[field] = value.clone();
+        let r = app.put("/v1/orders/external/shop/2", &t, body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}: {}", r.body);
+        assert_eq!(r.error_fields(), vec![field.to_owned()], "{}", r.body);
+    }
+    let r = app.get("/v1/orders?source=shop", &t).await;
+    assert_eq!(r.body["data"], json!([]), "nothing written");
+}
