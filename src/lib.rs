@@ -29,8 +29,11 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
 
-/// The OpenAPI document, built from the routing (what `clientele openapi` prints).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document, built from the routing (what `clientele openapi`
+/// prints and `/openapi.json` serves), as JSON: the contract rules
+/// ([`rest::contract`]) are applied to the JSON, as utoipa 5.5 cannot hold
+/// a link's `operationId` (it writes `operation_id`).
+pub fn openapi() -> serde_json::Value {
     let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(rest::docs::ApiDoc::openapi())
@@ -40,7 +43,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = doc;
     // Modifiers run on the static part only; apply the conventions to the routed paths too.
     utoipa::Modify::modify(&rest::docs::Conventions, &mut doc);
-    doc
+    // What the server enforces, written in from the rules that enforce it.
+    let mut json = serde_json::to_value(&doc).expect("the document serialises");
+    rest::contract::apply(&mut json);
+    json
 }
 
 /// The application: routes, middleware and state. Used by `serve` and tests.
@@ -55,7 +61,7 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let doc = openapi();
+    let doc = std::sync::Arc::new(openapi());
     let methods = web::Data::new(http::methods::Methods::from_doc(&doc));
     let cors = cors(&state.config.cors_origins);
     App::new()
@@ -66,7 +72,11 @@ pub fn build_app(
             let methods = methods.clone();
             move |_, req| methods.refusal(req, "resource").into()
         }))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .service(web::resource("/openapi.json").route(web::get().to(move || {
+            let doc = doc.clone();
+            async move { actix_web::HttpResponse::Ok().json(doc.as_ref()) }
+        })))
         .service(web::redirect("/docs", "/docs/"))
         .configure(|cfg| {
             let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);

@@ -19,7 +19,7 @@ use crate::error::{FieldError, Problem};
             Writes honour `If-Match`; POSTs honour `Idempotency-Key` (24 h, scoped to the token's `sub`).",
         license(name = "Apache-2.0")
     ),
-    components(schemas(Problem, FieldError, crate::pagination::SortKey)),
+    components(schemas(Problem, FieldError, crate::pagination::SortKey, crate::rest::dsar::ExportFormat)),
     modifiers(&Conventions)
 )]
 pub struct ApiDoc;

@@ -46,6 +46,7 @@ pub enum Channel {
 pub struct Proof {
     /// `checkbox`, `double_opt_in`, `signature`, `verbal` or `other`.
     #[validate(required)]
+    #[schema(required = true)]
     pub method: Option<String>,
     #[validate(length(max = 45))]
     pub ip: Option<String>,

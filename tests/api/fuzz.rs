@@ -135,3 +135,34 @@ async fn upsert_refuses_a_source_of_the_wrong_type() {
     let r = app.get("/v1/orders?source=shop", &t).await;
     assert_eq!(r.body["data"], json!([]), "nothing written");
 }
+
+/// GraphQL variables are an object; an array is not a GraphQL request (400),
+/// not a 200 with an error.
+#[actix_web::test]
+async fn graphql_variables_must_be_an_object() {
+    let app = TestApp::new().await;
+    let body = json!({"query": "{ purposes { key } }", "variables": [null, null]});
+    let r = app.send(Method::POST, "/graphql", Some(&admin()), Some(&body), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let body = json!({"query": "{ purposes { key } }", "variables": {}});
+    let r = app.send(Method::POST, "/graphql", Some(&admin()), Some(&body), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// A malformed `If-Match` is a 422 naming the header (the document gives its
+/// grammar); an empty one too.
+#[actix_web::test]
+async fn a_malformed_if_match_is_a_422() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let client = crate::clients::create_client(&app, json!({"name": "Acme"})).await;
+    let path = format!("/v1/clients/{}", client["id"].as_str().unwrap());
+    for bad in ["g", "null", "1", ""] {
+        let r = app.send(Method::PATCH, &path, Some(&t), Some(&json!({})), &[("if-match", bad)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {}", r.body);
+        assert_eq!(r.error_fields(), vec!["If-Match".to_owned()]);
+    }
+    let r =
+        app.send(Method::PATCH, &path, Some(&t), Some(&json!({"name": "B"})), &[("if-match", "W/\"1\", \"1\"")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

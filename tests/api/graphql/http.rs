@@ -87,5 +87,5 @@ async fn get_serves_graphiql_without_a_token() {
     let html = String::from_utf8(r.raw).unwrap();
     assert!(html.contains("graphiql") && html.contains("/graphql"));
     let doc = clientele::openapi();
-    assert!(doc.paths.paths.contains_key("/graphql"), "documented in the OpenAPI document");
+    assert!(doc["paths"].get("/graphql").is_some(), "documented in the OpenAPI document");
 }

@@ -1,0 +1,70 @@
+"""Schemathesis hooks of scripts/fuzz-api.sh: the one narrow exclusion.
+
+A schema-valid request refused with 422 is a failure (ST202) unless every
+failing field it names breaks a rule that no JSON Schema can state; those
+rules are in the fields' descriptions, and the document says the rest
+(types, lengths, ranges, patterns, enums, required). The codes below are
+the server's own (`errors[].code` of the problem), so a 422 for anything
+else, such as a length the document forgot, still fails the run.
+"""
+
+import schemathesis
+
+# code -> why no schema can say it (None: any field; a set: only those fields)
+UNSTATABLE = {
+    # Opaque cursors and sync tokens are valid only if this server made them.
+    "invalid_cursor": None,
+    # Check digits: SIREN/SIRET Luhn, the key of a VAT number, a NIR's key.
+    "invalid_checksum": None,
+    # One field against another: a SIRET's first nine digits are the SIREN, a
+    # French VAT number carries the SIREN, the body agrees with the path.
+    "mismatch": None,
+    # A rule on several fields: a contact needs an email, a phone or a last
+    # name; currency comes with annual_revenue_cents; a grant needs its proof.
+    "required": None,
+    "conflict": None,
+    # References that must exist: client_id, contact_id, a purpose key.
+    "not_found": None,
+    "unknown_purpose": None,
+    # Codes that have the documented shape but are not assigned (NAF, ISO
+    # 3166 country, ISO 4217 currency, E.164 number plan).
+    "unknown_code": None,
+    # Dates against the clock (a birth date in the past, consent collected
+    # before now).
+    "in_future": None,
+    "not_in_past": None,
+    # Deeper than a pattern: an email address (RFC 5321 and IDNA), a phone
+    # number (a valid E.164 length for its country), a VAT number's national
+    # format, a public https URL (no private or metadata address).
+    "invalid_format": {"email", "phone", "customer.email", "customer.phone", "vat_number", "website"},
+    "url": {"url", "website", "callback_url"},
+    "insecure": {"url", "callback_url"},
+    # custom_fields: at most 16 KiB serialised (bytes, not keys).
+    "too_large": {"custom_fields"},
+    # Free text screened for special-category data (API.md §8).
+    "sensitive_data": None,
+}
+
+
+def _unstatable(error):
+    allowed = UNSTATABLE.get(error.get("code"), False)
+    if allowed is False:
+        return False
+    if allowed is None:
+        return True
+    field = error.get("field", "")
+    # Batch items are `orders[i].field`.
+    field = field.split("].", 1)[1] if field.startswith("orders[") and "]." in field else field
+    return field in allowed
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keeps every failure except a 422 that names only unstatable rules."""
+    if getattr(failure, "code", None) != "ST202" or response.status_code != 422:
+        return True
+    try:
+        errors = response.json().get("errors") or []
+    except Exception:
+        return True
+    return not (errors and all(_unstatable(e) for e in errors))
