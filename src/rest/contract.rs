@@ -269,6 +269,92 @@ mod tests {
         errors.0.iter().filter(|e| e.code == "required").map(|e| e.field.clone()).collect()
     }
 
+    /// The codes the decoder of `T` gives `field` when it alone is `value`.
+    type Probe = fn(&str, Value) -> Vec<String>;
+    fn probe<T: serde::de::DeserializeOwned + validator::Validate>(field: &str, value: Value) -> Vec<String> {
+        let mut map = Map::new();
+        map.insert(field.to_owned(), value);
+        let (_, errors) = crate::services::decode::<T>(map);
+        errors.0.into_iter().filter(|e| e.field == field).map(|e| e.code).collect()
+    }
+
+    /// Every string length and integer bound the document states is the one
+    /// the decoder enforces, and where the document states none the decoder
+    /// enforces none: lengths and ranges cannot drift.
+    #[test]
+    fn lengths_and_ranges_are_those_the_decoder_enforces() {
+        use crate::services::*;
+        let doc = crate::openapi();
+        let schemas = &doc["components"]["schemas"];
+        let decoders: Vec<(&str, Probe)> = vec![
+            ("ClientInput", probe::<clients::ClientInput>),
+            ("Address", probe::<clients::Address>),
+            ("ContactInput", probe::<contacts::ContactInput>),
+            ("InteractionInput", probe::<contacts::InteractionInput>),
+            ("OrderInput", probe::<orders::OrderInput>),
+            ("LineInput", probe::<orders::LineInput>),
+            ("CustomerInput", probe::<orders::CustomerInput>),
+            ("ConsentInput", probe::<consents::ConsentInput>),
+            ("Proof", probe::<consents::Proof>),
+            ("DsarInput", probe::<dsar::DsarInput>),
+            ("ReasonInput", probe::<dsar::ReasonInput>),
+            ("PurposeInput", probe::<register::PurposeInput>),
+            ("ActivityInput", probe::<register::ActivityInput>),
+            ("WebhookInput", probe::<webhooks::WebhookInput>),
+            ("RevokeInput", probe::<tokens::RevokeInput>),
+            ("CheckpointInput", probe::<crate::record::audit::CheckpointInput>),
+        ];
+        let mut probed = 0;
+        for (name, probe) in decoders {
+            for (field, prop) in schemas[name]["properties"].as_object().unwrap() {
+                let types = prop["type"].to_string();
+                let refused = |v: Value, code: &str| probe(field, v).iter().any(|c| c == code);
+                if types.contains("\"string\"") && prop.get("format").is_none() && prop.get("enum").is_none() {
+                    let max = prop["maxLength"].as_u64().map(|n| n as usize);
+                    let min = prop["minLength"].as_u64().unwrap_or(0) as usize;
+                    let at = |n: usize| Value::String("a".repeat(n));
+                    match max {
+                        Some(n) => {
+                            assert!(!refused(at(n), "length"), "{name}.{field}: {n} chars refused");
+                            assert!(refused(at(n + 1), "length"), "{name}.{field}: {} chars accepted", n + 1);
+                        }
+                        None => {
+                            assert!(!refused(at(100_000), "length"), "{name}.{field} has an undocumented maxLength")
+                        }
+                    }
+                    if min > 0 {
+                        assert!(refused(at(min - 1), "length"), "{name}.{field}: {} chars accepted", min - 1);
+                    }
+                    assert!(!refused(at(min.max(1)), "length"), "{name}.{field}: undocumented minLength");
+                    probed += 1;
+                }
+                if types.contains("\"integer\"") {
+                    let (lo, hi) = if prop["format"] == "int32" {
+                        (i64::from(i32::MIN), i64::from(i32::MAX))
+                    } else {
+                        (i64::MIN, i64::MAX)
+                    };
+                    match prop["minimum"].as_i64() {
+                        Some(m) => {
+                            assert!(!refused(json!(m), "range"), "{name}.{field}: {m} refused");
+                            assert!(refused(json!(m - 1), "range"), "{name}.{field}: {} accepted", m - 1);
+                        }
+                        None => assert!(!refused(json!(lo), "range"), "{name}.{field} has an undocumented minimum"),
+                    }
+                    match prop["maximum"].as_i64() {
+                        Some(m) => {
+                            assert!(!refused(json!(m), "range"), "{name}.{field}: {m} refused");
+                            assert!(refused(json!(m + 1), "range"), "{name}.{field}: {} accepted", m + 1);
+                        }
+                        None => assert!(!refused(json!(hi), "range"), "{name}.{field} has an undocumented maximum"),
+                    }
+                    probed += 1;
+                }
+            }
+        }
+        assert!(probed >= 40, "{probed} fields probed");
+    }
+
     /// What the document calls required is what the decoder requires, and
     /// none of it is nullable in a request: the two cannot drift.
     #[test]

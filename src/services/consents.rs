@@ -49,18 +49,24 @@ pub struct Proof {
     #[schema(required = true)]
     pub method: Option<String>,
     #[validate(length(max = 45))]
+    #[schema(max_length = 45)]
     pub ip: Option<String>,
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub user_agent: Option<String>,
     #[validate(url, length(max = 2048))]
+    #[schema(max_length = 2048)]
     pub form_url: Option<String>,
     /// The exact wording shown to the person.
     #[validate(length(min = 1, max = 5000))]
+    #[schema(min_length = 1, max_length = 5000)]
     pub wording: Option<String>,
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub wording_version: Option<String>,
     /// A reference to stored evidence (signed form, recording...).
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub evidence_ref: Option<String>,
 }
 

@@ -23,17 +23,17 @@ use crate::models::register::{Activity, ActivityWrite, Purpose, PurposeWrite, Re
 pub struct PurposeInput {
     /// Stable key (`^[a-z][a-z0-9_]{1,49}$`), used by consents; immutable.
     #[validate(required, length(min = 2, max = 50))]
-    #[schema(required = true, example = "webinar_invitations")]
+    #[schema(required = true, example = "webinar_invitations", min_length = 2, max_length = 50)]
     pub key: Option<String>,
     #[validate(required, length(min = 1, max = 1000))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
     pub description: Option<String>,
     #[validate(required)]
     #[schema(required = true)]
     pub lawful_basis: Option<LawfulBasis>,
     /// How long consents and data for this purpose are kept.
     #[validate(required, range(min = 1, max = 36500))]
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 1, maximum = 36500)]
     pub retention_days: Option<i32>,
     /// Marketing purposes are withdrawn by an objection (default true).
     pub marketing: Option<bool>,
@@ -181,7 +181,7 @@ pub fn update_purpose(
 #[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     #[validate(required, length(min = 1, max = 200))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub purposes: Option<Vec<String>>,
     #[validate(required)]
@@ -195,14 +195,16 @@ pub struct ActivityInput {
     pub recipients: Option<Vec<String>>,
     /// How long the data is kept.
     #[validate(required, length(min = 1, max = 1000))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
     pub retention: Option<String>,
     /// Transfers outside the EEA and their safeguards.
     #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub transfers: Option<String>,
     pub security_measures: Option<Vec<String>>,
     /// Where the data comes from (Art. 14(2)(f)).
     #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub source: Option<String>,
 }
 
@@ -406,6 +408,7 @@ pub struct PolicyInput {
     pub status: Option<Status>,
     /// 1 to 36,500 days; null: never.
     #[validate(range(min = 1, max = 36500))]
+    #[schema(minimum = 1, maximum = 36500)]
     pub days: Option<i32>,
     pub basis: Option<Basis>,
 }

@@ -98,10 +98,11 @@ pub fn new_secret() -> String {
 pub struct WebhookInput {
     /// Where events are POSTed (https; public addresses only).
     #[validate(required, length(max = 2048))]
-    #[schema(required = true, example = "https://shop.example/clientele-hook")]
+    #[schema(required = true, example = "https://shop.example/clientele-hook", max_length = 2048)]
     pub url: Option<String>,
     /// Patterns: `*`, `contact.*`, `order.created`... (default `["*"]`).
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_items = 1, max_items = 50)]
     pub events: Option<Vec<String>>,
     /// Default true. Re-enabling clears the failure state.
     pub enabled: Option<bool>,
