@@ -41,6 +41,8 @@ cleanup() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  # The server's own log (warnings and errors only), to read after a failure.
+  cp "$out.log" target/fuzz-api-server.log 2>/dev/null || true
   rm -f "$out" "$out.log"
 }
 trap cleanup EXIT

@@ -26,9 +26,70 @@ pub const IDEMPOTENCY_KEY_PATTERN: &str = r"^[!-~]{1,255}$";
 /// Applies every rule to a document.
 pub fn apply(doc: &mut Value) {
     parameters(doc);
+    integer_bounds(doc);
+    field_rules(doc);
     required_not_null(doc);
     patch_schemas(doc);
     links(doc);
+}
+
+/// An integer field holds what its Rust type holds: `int32`/`int64` bounds
+/// where no tighter one is stated (past them the decoder says `invalid_type`).
+fn integer_bounds(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let integer = o
+                .get("type")
+                .is_some_and(|t| t == "integer" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "integer")));
+            let bounds = match o.get("format").and_then(Value::as_str) {
+                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
+                Some("int64") => Some((json!(i64::MIN), json!(i64::MAX))),
+                _ => None,
+            };
+            if let (true, Some((lo, hi))) = (integer, bounds) {
+                o.entry("minimum").or_insert(lo);
+                o.entry("maximum").or_insert(hi);
+            }
+            o.values_mut().for_each(integer_bounds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(integer_bounds),
+        _ => {}
+    }
+}
+
+/// Rules of single fields that their services check by hand, written from
+/// the constants those checks use.
+fn field_rules(doc: &mut Value) {
+    use crate::services::{orders, webhooks};
+    let tag = json!({"type": "string", "minLength": 1, "maxLength": 50, "pattern": "\\S"});
+    let schemas = &mut doc["components"]["schemas"];
+    for name in ["ClientInput", "ContactInput"] {
+        if let Some(tags) = schemas[name]["properties"].get_mut("tags") {
+            tags["items"] = tag.clone();
+            tags["maxItems"] = json!(50);
+            tags["description"] = json!("At most 50 tags, 1 to 50 characters each, not only blanks.");
+        }
+    }
+    if let Some(o) = schemas["BatchInput"]["properties"].get_mut("orders") {
+        o["minItems"] = json!(1);
+        o["maxItems"] = json!(orders::MAX_BATCH);
+    }
+    if let Some(s) = schemas["OrderInput"]["properties"].get_mut("source") {
+        s["pattern"] = json!(orders::SOURCE_PATTERN);
+    }
+    if let Some(e) = schemas["WebhookInput"]["properties"].get_mut("events") {
+        e["items"]["pattern"] = json!(webhooks::EVENT_PATTERN);
+    }
+    for (path, _, op) in operations(doc) {
+        if !path.starts_with("/v1/orders") && !path.ends_with("/orders") {
+            continue;
+        }
+        for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+            if p["name"] == "source" {
+                p["schema"]["pattern"] = json!(orders::SOURCE_PATTERN);
+            }
+        }
+    }
 }
 
 /// Names of the component schemas a request body reaches, through `$ref`s.
@@ -334,14 +395,14 @@ mod tests {
                     } else {
                         (i64::MIN, i64::MAX)
                     };
-                    match prop["minimum"].as_i64() {
+                    match prop["minimum"].as_i64().filter(|m| *m != lo) {
                         Some(m) => {
                             assert!(!refused(json!(m), "range"), "{name}.{field}: {m} refused");
                             assert!(refused(json!(m - 1), "range"), "{name}.{field}: {} accepted", m - 1);
                         }
                         None => assert!(!refused(json!(lo), "range"), "{name}.{field} has an undocumented minimum"),
                     }
-                    match prop["maximum"].as_i64() {
+                    match prop["maximum"].as_i64().filter(|m| *m != hi) {
                         Some(m) => {
                             assert!(!refused(json!(m), "range"), "{name}.{field}: {m} refused");
                             assert!(refused(json!(m + 1), "range"), "{name}.{field}: {} accepted", m + 1);

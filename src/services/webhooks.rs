@@ -159,6 +159,9 @@ fn out(r: Row) -> WebhookOut {
     }
 }
 
+/// [`valid_pattern`] as a pattern, for the OpenAPI document.
+pub const EVENT_PATTERN: &str = r"^(\*|[a-z_]+\.(\*|[a-z_]+))$";
+
 fn valid_pattern(p: &str) -> bool {
     if p == "*" {
         return true;

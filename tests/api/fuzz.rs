@@ -166,3 +166,24 @@ async fn a_malformed_if_match_is_a_422() {
         app.send(Method::PATCH, &path, Some(&t), Some(&json!({"name": "B"})), &[("if-match", "W/\"1\", \"1\"")]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+/// Deleting an order that is gone (deleted before, or never there) is a 404,
+/// as documented, never a 422; a read after the deletion is a 404 too.
+#[actix_web::test]
+async fn deleting_a_deleted_order_is_a_404() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let contact = crate::contacts::create_contact(&app, json!({"email": "eve@example.com"})).await;
+    let body = json!({"contact_id": contact["id"], "status": "paid", "currency": "EUR", "total_cents": 0, "lines": []});
+    let r = app.post("/v1/orders", &t, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let path = format!("/v1/orders/{}", r.body["id"].as_str().unwrap());
+    assert_eq!(app.delete(&path, &t).await.status, StatusCode::NO_CONTENT);
+    for _ in 0..2 {
+        let r = app.delete(&path, &t).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    }
+    assert_eq!(app.get(&path, &t).await.status, StatusCode::NOT_FOUND);
+    let doc = clientele::openapi();
+    assert!(doc["paths"]["/v1/orders/{id}"]["delete"]["responses"].get("404").is_some(), "404 is documented");
+}

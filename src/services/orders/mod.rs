@@ -34,7 +34,7 @@ use owners::Read;
 pub use read::{OrderFilter, all_for_contact, list};
 pub use types::{CustomerInput, LineInput, LineOut, OrderInput, OrderOut, Outcome};
 use validate::validate_one;
-pub use validate::{Draft, validate};
+pub use validate::{Draft, SOURCE_PATTERN, validate};
 use write::{apply_stats, sale, write_one};
 
 /// Most orders in one batch.
