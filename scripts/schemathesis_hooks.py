@@ -44,8 +44,10 @@ UNSTATABLE = {
     # Deeper than a pattern: an email address (RFC 5321 and IDNA), a phone
     # number (a valid E.164 length for its country), a VAT number's national
     # format, a public https URL (no private or metadata address).
-    "invalid_format": {"email", "phone", "customer.email", "customer.phone", "vat_number", "website", "callback_url"},
-    "url": {"url", "website", "callback_url"},
+    "invalid_format": {"email", "phone", "customer.email", "customer.phone", "vat_number", "website", "callback_url", "url"},
+    "url": {"url", "website", "callback_url", "proof.form_url"},
+    # A field only one kind of request carries (changes: rectification).
+    "not_allowed": {"changes"},
     "insecure": {"url", "callback_url"},
     # custom_fields: at most 16 KiB serialised (bytes, not keys).
     "too_large": {"custom_fields"},

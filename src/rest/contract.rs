@@ -80,14 +80,35 @@ fn field_rules(doc: &mut Value) {
     if let Some(e) = schemas["WebhookInput"]["properties"].get_mut("events") {
         e["items"]["pattern"] = json!(webhooks::EVENT_PATTERN);
     }
+    if let Some(k) = schemas["PurposeInput"]["properties"].get_mut("key") {
+        k["pattern"] = json!(crate::services::register::PURPOSE_KEY_PATTERN);
+    }
+    if let Some(m) = schemas["Proof"]["properties"].get_mut("method") {
+        m["enum"] = json!(crate::services::consents::PROOF_METHODS);
+        if let Some(t) = m.get("type").cloned()
+            && t.is_array()
+        {
+            m["enum"].as_array_mut().expect("array").push(Value::Null);
+        }
+    }
+    // The path of an upsert names the source; a list filter takes any text.
     for (path, _, op) in operations(doc) {
-        if !path.starts_with("/v1/orders") && !path.ends_with("/orders") {
+        if !path.starts_with("/v1/orders/external/") {
             continue;
         }
         for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
-            if p["name"] == "source" {
+            if p["name"] == "source" && p["in"] == "path" {
                 p["schema"]["pattern"] = json!(orders::SOURCE_PATTERN);
             }
+        }
+    }
+    // Every request body refuses fields it does not have (API.md §3), free-form
+    // objects (`custom_fields`, `changes`: no `properties`) aside. GraphQL
+    // requests may carry `extensions` (GraphQL over HTTP).
+    for name in request_schemas(doc) {
+        let schema = &mut doc["components"]["schemas"][&name];
+        if name != "GraphqlRequest" && schema.get("properties").is_some() {
+            schema["additionalProperties"] = Value::Bool(false);
         }
     }
 }

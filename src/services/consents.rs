@@ -147,6 +147,10 @@ fn as_str<T: Serialize>(v: &T) -> String {
 }
 
 /// Validates an event: a grant needs `collected_at`, `channel`, `proof.method` and `proof.wording`.
+/// The methods of proof that demonstrate consent (checked below; the
+/// OpenAPI document lists them as the enum of `proof.method`).
+pub const PROOF_METHODS: [&str; 5] = ["checkbox", "double_opt_in", "signature", "verbal", "other"];
+
 fn validate(conn: &mut PgConnection, body: Map<String, Value>) -> Result<ConsentInput, AppError> {
     let (input, mut errors) = decode::<ConsentInput>(body);
     let Some(input) = input else { return Err(AppError::Validation(errors.0)) };
@@ -160,7 +164,7 @@ fn validate(conn: &mut PgConnection, body: Map<String, Value>) -> Result<Consent
     }
     if let Some(method) = input.proof.as_ref().and_then(|p| p.method.as_deref()) {
         match method {
-            "checkbox" | "double_opt_in" | "signature" | "verbal" | "other" => {}
+            m if PROOF_METHODS.contains(&m) => {}
             "pre_checked" | "terms_acceptance" => errors.push(
                 "proof.method",
                 "not_consent",

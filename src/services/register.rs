@@ -67,6 +67,9 @@ impl From<Purpose> for PurposeOut {
     }
 }
 
+/// The rule on purpose keys below, as a pattern for the OpenAPI document.
+pub const PURPOSE_KEY_PATTERN: &str = "^[a-z][a-z0-9_]*$";
+
 fn validate_purpose(map: Map<String, Value>) -> Result<PurposeWrite, AppError> {
     let (input, mut errors) = decode::<PurposeInput>(map);
     let Some(input) = input else { return Err(AppError::Validation(errors.0)) };
