@@ -51,6 +51,8 @@ UNSTATABLE = {
     "insecure": {"url", "callback_url"},
     # custom_fields: at most 16 KiB serialised (bytes, not keys).
     "too_large": {"custom_fields"},
+    # A checkpoint's signature must be one this service's key made.
+    "invalid_signature": {"signature"},
     # Free text screened for special-category data (API.md §8).
     "sensitive_data": None,
     # Postgres text cannot hold NUL: refused in every string (API.md §3),

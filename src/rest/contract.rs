@@ -80,6 +80,17 @@ fn field_rules(doc: &mut Value) {
     if let Some(e) = schemas["WebhookInput"]["properties"].get_mut("events") {
         e["items"]["pattern"] = json!(webhooks::EVENT_PATTERN);
     }
+    if let Some(n) = schemas["ClientInput"]["properties"].get_mut("name") {
+        n["pattern"] = json!("\\S");
+    }
+    // A rectification's changes are a merge patch of the contact.
+    if let Some(c) = schemas["DsarInput"]["properties"].get_mut("changes") {
+        let description = c["description"].clone();
+        *c = json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/ContactPatch"}], "description": description});
+    }
+    if let Some(h) = schemas["CheckpointInput"]["properties"].get_mut("hash") {
+        h["pattern"] = json!("^[0-9a-fA-F]{64}$");
+    }
     if let Some(k) = schemas["PurposeInput"]["properties"].get_mut("key") {
         k["pattern"] = json!(crate::services::register::PURPOSE_KEY_PATTERN);
     }

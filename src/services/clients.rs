@@ -204,6 +204,10 @@ pub fn validate(map: Map<String, Value>) -> Result<ClientWrite, AppError> {
     let Some(input) = input else {
         return Err(AppError::Validation(errors.0));
     };
+    // The database refuses a blank name (CHECK on btrim): say so at the edge.
+    if input.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        errors.push("name", "blank", "must hold more than blanks");
+    }
     let siren = errors.opt("siren", input.siren.as_deref(), Siren::parse);
     let siret = errors.opt("siret", input.siret.as_deref(), Siret::parse);
     let vat = errors.opt("vat_number", input.vat_number.as_deref(), VatNumber::parse);

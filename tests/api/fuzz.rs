@@ -187,3 +187,15 @@ async fn deleting_a_deleted_order_is_a_404() {
     let doc = clientele::openapi();
     assert!(doc["paths"]["/v1/orders/{id}"]["delete"]["responses"].get("404").is_some(), "404 is documented");
 }
+
+/// A client name of blanks only (tabs, no-break spaces) is a failing field
+/// named `name`, not a database constraint leaking its name.
+#[actix_web::test]
+async fn a_blank_client_name_is_refused_at_the_edge() {
+    let app = TestApp::new().await;
+    for name in ["\t", " \u{a0} "] {
+        let r = app.post("/v1/clients", &admin(), json!({"name": name})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.error_fields(), vec!["name".to_owned()], "{}", r.body);
+    }
+}
