@@ -91,6 +91,11 @@ fn field_rules(doc: &mut Value) {
     if let Some(h) = schemas["CheckpointInput"]["properties"].get_mut("hash") {
         h["pattern"] = json!("^[0-9a-fA-F]{64}$");
     }
+    // Canonical standard base64 with padding (what the decoder accepts:
+    // unused trailing bits zero).
+    if let Some(s) = schemas["CheckpointInput"]["properties"].get_mut("signature") {
+        s["pattern"] = json!("^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$");
+    }
     if let Some(k) = schemas["PurposeInput"]["properties"].get_mut("key") {
         k["pattern"] = json!(crate::services::register::PURPOSE_KEY_PATTERN);
     }
