@@ -73,9 +73,9 @@ pub enum AppError {
     /// that `CLIENTELE_CORS_ORIGINS` does not allow.
     #[error("CORS refused: {0}")]
     CorsRefused(String),
-    /// The method is not allowed on this path.
+    /// The method is not allowed on this path; the methods that are, for `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(String),
     /// A uniqueness or state conflict.
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String, field: Option<String> },
@@ -139,7 +139,7 @@ impl AppError {
                 "Cross-origin request refused",
                 format!("{why}; allowed origins are set by CLIENTELE_CORS_ORIGINS"),
             ),
-            AppError::MethodNotAllowed => {
+            AppError::MethodNotAllowed(_) => {
                 ("method-not-allowed", "Method not allowed", "this method is not allowed on this path".into())
             }
             AppError::Conflict { detail, .. } => ("conflict", "Conflict", detail.clone()),
@@ -227,6 +227,9 @@ impl AppError {
             AppError::RateLimited(secs) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from(*secs)));
             }
+            AppError::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, allow.as_str()));
+            }
             _ => {}
         }
         res.body(serde_json::to_vec(&problem).unwrap_or_default())
@@ -240,7 +243,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::CorsRefused(_) => StatusCode::FORBIDDEN,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,

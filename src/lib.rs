@@ -27,11 +27,13 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::AppError;
 use crate::state::AppState;
 
-/// The OpenAPI document, built from the routing (what `clientele openapi` prints).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document, built from the routing (what `clientele openapi`
+/// prints and `/openapi.json` serves), as JSON: the contract rules
+/// ([`rest::contract`]) are applied to the JSON, as utoipa 5.5 cannot hold
+/// a link's `operationId` (it writes `operation_id`).
+pub fn openapi() -> serde_json::Value {
     let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(rest::docs::ApiDoc::openapi())
@@ -41,7 +43,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = doc;
     // Modifiers run on the static part only; apply the conventions to the routed paths too.
     utoipa::Modify::modify(&rest::docs::Conventions, &mut doc);
-    free_form(doc)
+    // Free-form objects declared as such, then what the server enforces,
+    // written in from the rules that enforce it.
+    let mut json = serde_json::to_value(free_form(doc)).expect("the document serialises");
+    rest::contract::apply(&mut json);
+    json
 }
 
 /// Declares the free-form objects (`custom_fields`, `changes`, `result`...)
@@ -117,17 +123,26 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let doc = openapi();
+    let doc = std::sync::Arc::new(openapi());
+    let methods = web::Data::new(http::methods::Methods::from_doc(&doc));
     let cors = cors(&state.config.cors_origins);
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound("resource").into()))
+        // `DELETE /v1/orders/batch` reaches `/v1/orders/{id}` and fails on its
+        // id; the document's most specific path says POST only: a 405.
+        .app_data(web::PathConfig::default().error_handler({
+            let methods = methods.clone();
+            move |_, req| methods.refusal(req, "resource").into()
+        }))
         // The online validator would send our document's URL to swagger.io.
         .service(
             SwaggerUi::new("/docs/{_:.*}")
-                .url("/openapi.json", doc)
-                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+                .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none")),
         )
+        .service(web::resource("/openapi.json").route(web::get().to(move || {
+            let doc = doc.clone();
+            async move { actix_web::HttpResponse::Ok().json(doc.as_ref()) }
+        })))
         .service(web::redirect("/docs", "/docs/"))
         .route("/graphql/assets/{name}", web::get().to(graphql::http::asset))
         .configure(|cfg| {
@@ -135,7 +150,11 @@ pub fn build_app(
             rest::configure(&mut cfg);
             graphql::http::configure(&mut cfg);
         })
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound("route")) }))
+        // A known path with another method: 405 with `Allow`; else 404.
+        .default_service(web::to(move |req: actix_web::HttpRequest| {
+            let refusal = methods.refusal(&req, "route");
+            async move { Err::<actix_web::HttpResponse, _>(refusal) }
+        }))
         // Per token, for REST and GraphQL alike.
         .wrap(actix_web::middleware::from_fn(http::ratelimit::rate_limit))
         .wrap(cors)

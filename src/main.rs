@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Openapi => {
-            println!("{}", clientele::openapi().to_pretty_json().expect("the document serialises"));
+            println!("{}", serde_json::to_string_pretty(&clientele::openapi()).expect("the document serialises"));
             ExitCode::SUCCESS
         }
         Command::GraphqlSchema => {

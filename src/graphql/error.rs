@@ -34,7 +34,7 @@ pub fn code(e: &AppError) -> &'static str {
         AppError::PreconditionFailed => "PRECONDITION_FAILED",
         AppError::Unavailable(_) | AppError::Contention(_) => "UNAVAILABLE",
         AppError::Internal(_) => "INTERNAL",
-        AppError::BadRequest(_) | AppError::MethodNotAllowed | AppError::UnsupportedMediaType => "BAD_REQUEST",
+        AppError::BadRequest(_) | AppError::MethodNotAllowed(_) | AppError::UnsupportedMediaType => "BAD_REQUEST",
         AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
         AppError::Gone(_) => "GONE",
         AppError::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",

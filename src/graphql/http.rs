@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use async_graphql::Variables;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -29,9 +29,9 @@ pub struct GraphqlRequest {
     pub query: String,
     /// The operation of the document to run, when it holds several.
     pub operation_name: Option<String>,
-    /// Values of the document's variables.
+    /// Values of the document's variables: an object (anything else is a 400).
     #[schema(value_type = Option<Object>)]
-    pub variables: Option<Value>,
+    pub variables: Option<Map<String, Value>>,
 }
 
 /// A GraphQL answer. Errors carry `extensions.code` (`VALIDATION`,
@@ -73,7 +73,7 @@ async fn run_graphql(state: web::Data<AppState>, actor: Actor, body: JsonBody) -
         request = request.operation_name(name);
     }
     if let Some(vars) = req.variables {
-        request = request.variables(Variables::from_json(vars));
+        request = request.variables(Variables::from_json(Value::Object(vars)));
     }
     let response = state.graphql.execute(request.data(actor)).await;
     let body = serde_json::to_vec(&response).map_err(AppError::internal)?;

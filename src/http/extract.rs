@@ -46,6 +46,13 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AppError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(AppError::field("body", "invalid_type", "the body must be a JSON object")),
+        // Well-formed JSON, but a number no f64 holds (`1e400`): a failing
+        // field, as any other value the server cannot take.
+        Err(e) if e.to_string().starts_with("number out of range") => Err(AppError::field(
+            "body",
+            "number_out_of_range",
+            format!("a number at line {} column {} is beyond ±1.7976931348623157e308", e.line(), e.column()),
+        )),
         Err(e) => Err(AppError::BadRequest(format!("malformed JSON at line {} column {}", e.line(), e.column()))),
     }
 }
@@ -117,25 +124,69 @@ impl FromRequest for IfMatch {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let values: Vec<&str> = req
-            .headers()
-            .get_all(header::IF_MATCH)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .collect();
-        let pre = if values.is_empty() {
-            Precondition::None
-        } else if values.contains(&"*") {
+        let mut lines = req.headers().get_all(header::IF_MATCH).peekable();
+        if lines.peek().is_none() {
+            return std::future::ready(Ok(IfMatch(Precondition::None)));
+        }
+        let mut tags = Vec::new();
+        let mut any = false;
+        for line in lines {
+            match line.to_str().ok().and_then(parse_if_match) {
+                Some(IfMatchValue::Any) => any = true,
+                Some(IfMatchValue::Tags(t)) => tags.extend(t),
+                None => {
+                    let e = AppError::field(
+                        "If-Match",
+                        "invalid_format",
+                        "`*` or a list of entity tags such as \"3\" (RFC 9110 §13.1.1)",
+                    );
+                    return std::future::ready(Err(e));
+                }
+            }
+        }
+        let pre = if any {
             Precondition::Exists
         } else {
-            // Strong comparison (RFC 9110 §13.1.1): weak tags never match.
+            // Strong comparison (RFC 9110 §13.1.1): weak tags never match,
+            // nor do tags that are not one of our versions.
             Precondition::Versions(
-                values.iter().filter_map(|v| v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()).collect(),
+                tags.iter().filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse().ok()).collect(),
             )
         };
         std::future::ready(Ok(IfMatch(pre)))
+    }
+}
+
+/// A parsed `If-Match` field line.
+enum IfMatchValue {
+    Any,
+    /// Entity tags as written, weak ones with their `W/`.
+    Tags(Vec<String>),
+}
+
+/// Parses one `If-Match` line: `*` or `1#entity-tag` (RFC 9110 §8.8.3),
+/// exactly the grammar of [`crate::rest::contract::IF_MATCH_PATTERN`].
+fn parse_if_match(v: &str) -> Option<IfMatchValue> {
+    if v == "*" {
+        return Some(IfMatchValue::Any);
+    }
+    let mut tags = Vec::new();
+    let mut rest = v;
+    loop {
+        let start = rest;
+        rest = rest.strip_prefix("W/").unwrap_or(rest);
+        rest = rest.strip_prefix('"')?;
+        let end = rest.find('"')?;
+        if !rest[..end].bytes().all(|b| b == b'!' || (b'#'..=b'~').contains(&b)) {
+            return None;
+        }
+        rest = &rest[end + 1..];
+        tags.push(start[..start.len() - rest.len()].to_owned());
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if trimmed.is_empty() && rest.is_empty() {
+            return Some(IfMatchValue::Tags(tags));
+        }
+        rest = trimmed.strip_prefix(',')?.trim_start_matches([' ', '\t']);
     }
 }
 
@@ -171,5 +222,20 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Filter<T> {
                 AppError::field(path, "invalid_value", "this query parameter has an invalid value")
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_grammar() {
+        for ok in ["*", "\"1\"", "W/\"1\"", "\"1\", \"2\"", "\"1\",W/\"x\"", "\"\"", "\"a,b\""] {
+            assert!(parse_if_match(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "g", "null", "1", "\"1", "\"1\" ,", "\"1\" \"2\"", "*, \"1\"", " \"1\"", "\"1\" ", "\"é\""] {
+            assert!(parse_if_match(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -148,7 +148,7 @@ fn harden(h: &mut actix_web::http::header::HeaderMap, path: &str) {
 fn generic_problem(status: actix_web::http::StatusCode) -> AppError {
     match status.as_u16() {
         404 => AppError::NotFound("route"),
-        405 => AppError::MethodNotAllowed,
+        405 => AppError::MethodNotAllowed(String::new()),
         413 => AppError::PayloadTooLarge(crate::http::extract::BODY_LIMIT),
         415 => AppError::UnsupportedMediaType,
         400 => AppError::BadRequest("the request could not be read".into()),

@@ -3,6 +3,7 @@
 
 pub mod extract;
 pub mod idempotency;
+pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod ratelimit;

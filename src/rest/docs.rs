@@ -35,7 +35,7 @@ use crate::error::{FieldError, Problem};
         (name = "graphql", description = "The GraphQL endpoint and GraphiQL"),
         (name = "system", description = "Health, readiness, metrics"),
     ),
-    components(schemas(Problem, FieldError, crate::pagination::SortKey)),
+    components(schemas(Problem, FieldError, crate::pagination::SortKey, crate::rest::dsar::ExportFormat)),
     modifiers(&Conventions)
 )]
 pub struct ApiDoc;

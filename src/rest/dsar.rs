@@ -222,7 +222,17 @@ async fn extend_dsar(
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `json` (default) or `csv` (a ZIP of one CSV per kind of record).
-    pub format: Option<String>,
+    pub format: Option<ExportFormat>,
+}
+
+/// What an export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One JSON document.
+    Json,
+    /// A ZIP of one CSV per kind of record.
+    Csv,
 }
 
 /// Download the subject's data of a completed access or portability request.
@@ -240,11 +250,7 @@ async fn export_dsar(
     f: Filter<ExportParams>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let csv = match f.0.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(AppError::field("format", "unknown_value", "must be json or csv")),
-    };
+    let csv = f.0.format == Some(ExportFormat::Csv);
     let doc = db::run(&state.pool, move |c| dsar::export(c, &actor, id)).await?;
     if csv {
         let bytes = export::zip(&doc)?;

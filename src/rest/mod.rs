@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod contacts;
+pub mod contract;
 pub mod docs;
 pub mod dsar;
 pub mod integrations;

@@ -26,21 +26,23 @@ use crate::pagination::{Page, PageRequest, SortKey};
 pub struct Address {
     /// First line (street).
     #[validate(required, length(min = 1, max = 200))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub line1: Option<String>,
     /// Second line.
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
     /// Postal code.
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub postal_code: Option<String>,
     /// City.
     #[validate(required, length(min = 1, max = 100))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
     pub city: Option<String>,
-    /// ISO 3166-1 alpha-2 country code.
+    /// ISO 3166-1 alpha-2 country code (an assigned one; case ignored on input).
     #[validate(required)]
-    #[schema(required = true, example = "FR")]
+    #[schema(required = true, example = "FR", pattern = r"^\s*[A-Za-z]{2}\s*$")]
     pub country: Option<String>,
 }
 
@@ -50,43 +52,54 @@ pub struct Address {
 pub struct ClientInput {
     /// Company name.
     #[validate(required, length(min = 1, max = 200))]
-    #[schema(required = true, example = "Acme SAS")]
+    #[schema(required = true, example = "Acme SAS", min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Lifecycle status (default `prospect`; becomes `customer` with the first order that is not cancelled).
     pub status: Option<Status>,
-    /// SIREN: 9 digits with a valid Luhn key. Unique.
-    #[schema(example = "732829320")]
+    /// SIREN: 9 digits (spaces ignored) whose Luhn key is valid (not
+    /// expressible as a pattern: checked by the server, 422 `invalid_checksum`). Unique.
+    #[schema(example = "732829320", pattern = r"^ *([0-9] *){9}$")]
     pub siren: Option<String>,
-    /// SIRET: 14 digits (Luhn; La Poste excepted); its first 9 digits are the SIREN.
+    /// SIRET: 14 digits (spaces ignored) with a valid Luhn key (La Poste's
+    /// establishments excepted); when `siren` is given too, its first 9 digits
+    /// must be the SIREN (422 `mismatch`). Neither rule fits a pattern.
+    #[schema(pattern = r"^ *([0-9] *){14}$")]
     pub siret: Option<String>,
     /// EU VAT number; for FR the key must match the SIREN.
     pub vat_number: Option<String>,
-    /// NAF/APE code, `NN.NNL`.
-    #[schema(example = "62.01Z")]
+    /// NAF/APE code, `NN.NNL` (the dot optional on input; answered with it).
+    #[schema(example = "62.01Z", pattern = r"^\s*[0-9]{2}\.?[0-9]{2}[A-Za-z]\s*$")]
     pub naf_code: Option<String>,
     /// Free-text sector.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub sector: Option<String>,
     /// Head count (≥ 0).
     #[validate(range(min = 0))]
+    #[schema(minimum = 0)]
     pub employee_count: Option<i32>,
     /// Annual revenue in minor units (≥ 0).
     #[validate(range(min = 0))]
+    #[schema(minimum = 0)]
     pub annual_revenue_cents: Option<i64>,
-    /// ISO 4217 code of `annual_revenue_cents`.
-    #[schema(example = "EUR")]
+    /// ISO 4217 code of `annual_revenue_cents` (an assigned one: 422
+    /// `unknown_code` otherwise); required with it.
+    #[schema(example = "EUR", pattern = r"^\s*[A-Z]{3}\s*$")]
     pub currency: Option<String>,
     /// Web site (absolute http(s) URL).
     #[validate(url, length(max = 2048))]
+    #[schema(max_length = 2048)]
     pub website: Option<String>,
     /// Billing address.
     #[validate(nested)]
     pub billing_address: Option<Address>,
     /// How the company was acquired.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub acquisition_channel: Option<String>,
     /// Account owner (a user name in the integrator's system).
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub owner: Option<String>,
     /// Tags (at most 50, 1 to 50 characters each).
     pub tags: Option<Vec<String>>,
@@ -191,6 +204,10 @@ pub fn validate(map: Map<String, Value>) -> Result<ClientWrite, AppError> {
     let Some(input) = input else {
         return Err(AppError::Validation(errors.0));
     };
+    // The database refuses a blank name (CHECK on btrim): say so at the edge.
+    if input.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        errors.push("name", "blank", "must hold more than blanks");
+    }
     let siren = errors.opt("siren", input.siren.as_deref(), Siren::parse);
     let siret = errors.opt("siret", input.siret.as_deref(), Siret::parse);
     let vat = errors.opt("vat_number", input.vat_number.as_deref(), VatNumber::parse);
@@ -300,9 +317,11 @@ pub fn update(
     actor.require(Scope::ClientsWrite)?;
     conn.transaction(|conn| {
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("client"))?;
-        pre.check(row.version)?;
         let current = ClientWrite::from(&row);
-        let write = validate(patched(&ClientOut::from_row(row.clone(), 0).input(), patch))?;
+        // A request that fails validation is a 422 whatever its If-Match;
+        // 412 is for a valid change aimed at another version.
+        let write = validate(patched(&ClientOut::from_row(row.clone(), 0).input(), patch)?)?;
+        pre.check(row.version)?;
         if write == current {
             return out(conn, row);
         }
@@ -342,6 +361,8 @@ pub struct ClientFilter {
     pub sort: Option<SortKey>,
     pub status: Option<Status>,
     pub sector: Option<String>,
+    /// NAF/APE code, `NN.NNL` (the dot optional).
+    #[param(pattern = r"^\s*[0-9]{2}\.?[0-9]{2}[A-Za-z]\s*$")]
     pub naf_code: Option<String>,
     /// Clients carrying this tag.
     pub tag: Option<String>,

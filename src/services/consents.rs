@@ -46,20 +46,27 @@ pub enum Channel {
 pub struct Proof {
     /// `checkbox`, `double_opt_in`, `signature`, `verbal` or `other`.
     #[validate(required)]
+    #[schema(required = true)]
     pub method: Option<String>,
     #[validate(length(max = 45))]
+    #[schema(max_length = 45)]
     pub ip: Option<String>,
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub user_agent: Option<String>,
     #[validate(url, length(max = 2048))]
+    #[schema(max_length = 2048)]
     pub form_url: Option<String>,
     /// The exact wording shown to the person.
     #[validate(length(min = 1, max = 5000))]
+    #[schema(min_length = 1, max_length = 5000)]
     pub wording: Option<String>,
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub wording_version: Option<String>,
     /// A reference to stored evidence (signed form, recording...).
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub evidence_ref: Option<String>,
 }
 
@@ -140,6 +147,10 @@ fn as_str<T: Serialize>(v: &T) -> String {
 }
 
 /// Validates an event: a grant needs `collected_at`, `channel`, `proof.method` and `proof.wording`.
+/// The methods of proof that demonstrate consent (checked below; the
+/// OpenAPI document lists them as the enum of `proof.method`).
+pub const PROOF_METHODS: [&str; 5] = ["checkbox", "double_opt_in", "signature", "verbal", "other"];
+
 fn validate(conn: &mut PgConnection, body: Map<String, Value>) -> Result<ConsentInput, AppError> {
     let (input, mut errors) = decode::<ConsentInput>(body);
     let Some(input) = input else { return Err(AppError::Validation(errors.0)) };
@@ -153,7 +164,7 @@ fn validate(conn: &mut PgConnection, body: Map<String, Value>) -> Result<Consent
     }
     if let Some(method) = input.proof.as_ref().and_then(|p| p.method.as_deref()) {
         match method {
-            "checkbox" | "double_opt_in" | "signature" | "verbal" | "other" => {}
+            m if PROOF_METHODS.contains(&m) => {}
             "pre_checked" | "terms_acceptance" => errors.push(
                 "proof.method",
                 "not_consent",

@@ -31,16 +31,19 @@ pub struct ContactInput {
     /// The company this person works for.
     pub client_id: Option<Uuid>,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<String>,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
     /// Unique, case-insensitive.
     #[schema(example = "jeanne.martin@example.com")]
     pub email: Option<String>,
-    /// E.164.
-    #[schema(example = "+33612345678")]
+    /// E.164: `+`, then 8 to 15 digits, the first not 0 (spaces ignored).
+    #[schema(example = "+33612345678", pattern = r"^ *\+ *[1-9]( *[0-9]){7,14} *$")]
     pub phone: Option<String>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub job_title: Option<String>,
     /// In the past.
     pub birth_date: Option<NaiveDate>,
@@ -48,6 +51,7 @@ pub struct ContactInput {
     pub status: Option<Status>,
     /// Acquisition channel.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub source: Option<String>,
     /// Lawful basis of the processing (default `legitimate_interest`).
     pub lawful_basis: Option<LawfulBasis>,
@@ -376,10 +380,11 @@ pub fn update(
     actor.require(Scope::ContactsWrite)?;
     conn.transaction(|conn| {
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("contact"))?;
+        let current = ContactWrite::from(&row);
+        // 422 before 412: see `clients::update`.
+        let write = validate(patched(&ContactOut::from_row(row.clone(), 0).input(), patch)?)?;
         pre.check(row.version)?;
         refuse_restricted(&row)?;
-        let current = ContactWrite::from(&row);
-        let write = validate(patched(&ContactOut::from_row(row.clone(), 0).input(), patch))?;
         if write == current {
             return out(conn, row);
         }
@@ -511,6 +516,7 @@ pub struct InteractionInput {
     pub occurred_at: Option<DateTime<Utc>>,
     /// At most 2,000 characters.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub summary: Option<String>,
 }
 
@@ -662,7 +668,7 @@ pub fn apply_rectification(
 ) -> Result<Vec<String>, AppError> {
     let id = row.id;
     let current = ContactWrite::from(&row);
-    let write = validate(patched(&ContactOut::from_row(row, 0).input(), changes))?;
+    let write = validate(patched(&ContactOut::from_row(row, 0).input(), changes)?)?;
     let fields = changed_fields(&to_doc(&current), &to_doc(&write));
     if fields.is_empty() {
         return Ok(fields);

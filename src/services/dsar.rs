@@ -79,14 +79,18 @@ pub struct DsarInput {
     pub changes: Option<Map<String, Value>>,
     /// Who asked (free text, e.g. the relaying shop).
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub requested_by: Option<String>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// Each status change is POSTed there, signed with `callback_secret` (shown once).
     #[validate(length(max = 2048))]
+    #[schema(max_length = 2048)]
     pub callback_url: Option<String>,
     /// The submitter's own reference for this request.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub external_id: Option<String>,
 }
 
@@ -542,7 +546,7 @@ fn must_be_open(row: &DsarRow) -> Result<(), AppError> {
 #[serde(deny_unknown_fields)]
 pub struct ReasonInput {
     #[validate(required, length(min = 1, max = 2000))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 2000)]
     pub reason: Option<String>,
 }
 

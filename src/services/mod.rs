@@ -123,6 +123,14 @@ pub fn decode<T: DeserializeOwned + Validate>(mut map: Map<String, Value>) -> (O
         map.remove(&k);
         errors.push(k, "invalid_characters", "text must not contain NUL characters");
     }
+    // JSON has one number type: `28548.0` is the integer 28548 (JSON Schema
+    // says so too), so integral floats are read as integers, except inside
+    // free-form `custom_fields`, which keep the number as sent.
+    for (k, v) in map.iter_mut() {
+        if k != "custom_fields" {
+            integral_floats(v);
+        }
+    }
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(Value::Object(map.clone())) {
             Ok(value) => {
@@ -159,6 +167,24 @@ pub fn decode<T: DeserializeOwned + Validate>(mut map: Map<String, Value>) -> (O
         }
     }
     (None, errors)
+}
+
+/// Rewrites floats with no fractional part that fit an i64 as integers.
+fn integral_floats(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats),
+        Value::Object(m) => m.values_mut().for_each(integral_floats),
+        _ => {}
+    }
 }
 
 /// True when a JSON value holds a NUL character in any string or key.
@@ -243,13 +269,30 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// The writable document `base` with an RFC 7396 merge `patch` applied: what
 /// a PATCH validates whole, as a create would be.
-pub fn patched(base: &impl serde::Serialize, patch: Map<String, Value>) -> Map<String, Value> {
+///
+/// A key of the patch that is not a field of `base` (which serialises every
+/// writable field) is refused, even set to null: merging would drop it
+/// silently, and an unknown field is a failing field (API.md §3).
+pub fn patched(base: &impl serde::Serialize, patch: Map<String, Value>) -> Result<Map<String, Value>, AppError> {
     let mut doc = serde_json::to_value(base).unwrap_or_default();
+    refuse_unknown_keys(&doc, &patch)?;
     merge_patch(&mut doc, &Value::Object(patch));
-    match doc {
+    Ok(match doc {
         Value::Object(map) => map,
         _ => Map::new(),
+    })
+}
+
+/// 422 listing every key of `patch` that `doc` (a document holding every
+/// writable field) does not have.
+pub fn refuse_unknown_keys(doc: &Value, patch: &Map<String, Value>) -> Result<(), AppError> {
+    let mut errors = Errors::default();
+    for key in patch.keys() {
+        if doc.get(key).is_none() {
+            errors.push(key.clone(), "unknown_field", "this field does not exist or is read-only");
+        }
     }
+    errors.finish()
 }
 
 /// A serialisable value as a JSON document (field diffs, event payloads).
@@ -374,6 +417,15 @@ mod tests {
             assert!(fields.contains(&expected), "{expected:?} missing from {fields:?}");
         }
         assert!(errors.0.iter().all(|e| !e.message.contains("example.com")));
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let (value, errors) = decode::<Sample>(json!({"name": "ab", "count": 28548.0}).as_object().unwrap().clone());
+        assert!(errors.0.is_empty(), "{:?}", errors.0);
+        assert_eq!(value.unwrap().count, Some(28548));
+        let (_, errors) = decode::<Sample>(json!({"name": "ab", "count": 1.5}).as_object().unwrap().clone());
+        assert_eq!(errors.0[0].code, "invalid_type");
     }
 
     #[test]

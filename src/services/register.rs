@@ -23,17 +23,17 @@ use crate::models::register::{Activity, ActivityWrite, Purpose, PurposeWrite, Re
 pub struct PurposeInput {
     /// Stable key (`^[a-z][a-z0-9_]{1,49}$`), used by consents; immutable.
     #[validate(required, length(min = 2, max = 50))]
-    #[schema(required = true, example = "webinar_invitations")]
+    #[schema(required = true, example = "webinar_invitations", min_length = 2, max_length = 50)]
     pub key: Option<String>,
     #[validate(required, length(min = 1, max = 1000))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
     pub description: Option<String>,
     #[validate(required)]
     #[schema(required = true)]
     pub lawful_basis: Option<LawfulBasis>,
     /// How long consents and data for this purpose are kept.
     #[validate(required, range(min = 1, max = 36500))]
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 1, maximum = 36500)]
     pub retention_days: Option<i32>,
     /// Marketing purposes are withdrawn by an objection (default true).
     pub marketing: Option<bool>,
@@ -66,6 +66,9 @@ impl From<Purpose> for PurposeOut {
         }
     }
 }
+
+/// The rule on purpose keys below, as a pattern for the OpenAPI document.
+pub const PURPOSE_KEY_PATTERN: &str = "^[a-z][a-z0-9_]*$";
 
 fn validate_purpose(map: Map<String, Value>) -> Result<PurposeWrite, AppError> {
     let (input, mut errors) = decode::<PurposeInput>(map);
@@ -144,7 +147,6 @@ pub fn update_purpose(
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound("purpose"))?;
-        pre.check(row.version)?;
         let current = PurposeWrite {
             key: row.key.clone(),
             description: row.description.clone(),
@@ -152,7 +154,9 @@ pub fn update_purpose(
             retention_days: row.retention_days,
             marketing: row.marketing,
         };
-        let write = validate_purpose(patched(&current, patch))?;
+        // 422 before 412: see `clients::update`.
+        let write = validate_purpose(patched(&current, patch)?)?;
+        pre.check(row.version)?;
         if write.key != current.key {
             return Err(AppError::field("key", "immutable", "a purpose key cannot change"));
         }
@@ -180,7 +184,7 @@ pub fn update_purpose(
 #[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     #[validate(required, length(min = 1, max = 200))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub purposes: Option<Vec<String>>,
     #[validate(required)]
@@ -194,14 +198,16 @@ pub struct ActivityInput {
     pub recipients: Option<Vec<String>>,
     /// How long the data is kept.
     #[validate(required, length(min = 1, max = 1000))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 1000)]
     pub retention: Option<String>,
     /// Transfers outside the EEA and their safeguards.
     #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub transfers: Option<String>,
     pub security_measures: Option<Vec<String>>,
     /// Where the data comes from (Art. 14(2)(f)).
     #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub source: Option<String>,
 }
 
@@ -354,11 +360,12 @@ pub fn update_activity(
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound("processing activity"))?;
-        pre.check(row.version)?;
         let base = ActivityOut::from(row.clone()).input();
-        let map = patched(&base, patch);
+        let map = patched(&base, patch)?;
         let fields = changed_fields(&to_doc(&base), &Value::Object(map.clone()));
+        // 422 before 412: see `clients::update`.
         let write = validate_activity(map)?;
+        pre.check(row.version)?;
         if fields.is_empty() {
             return Ok(row.into());
         }
@@ -404,6 +411,7 @@ pub struct PolicyInput {
     pub status: Option<Status>,
     /// 1 to 36,500 days; null: never.
     #[validate(range(min = 1, max = 36500))]
+    #[schema(minimum = 1, maximum = 36500)]
     pub days: Option<i32>,
     pub basis: Option<Basis>,
 }

@@ -20,7 +20,7 @@ use crate::error::AppError;
 pub struct RevokeInput {
     /// The `jti` claim of the token to revoke.
     #[validate(required, length(min = 1, max = 200))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub jti: Option<String>,
 }
 

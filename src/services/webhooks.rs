@@ -137,10 +137,11 @@ pub fn new_secret() -> String {
 pub struct WebhookInput {
     /// Where events are POSTed (https; public addresses only).
     #[validate(required, length(max = 2048))]
-    #[schema(required = true, example = "https://shop.example/clientele-hook")]
+    #[schema(required = true, example = "https://shop.example/clientele-hook", max_length = 2048)]
     pub url: Option<String>,
     /// Patterns: `*`, `contact.*`, `order.created`... (default `["*"]`).
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_items = 1, max_items = 50)]
     pub events: Option<Vec<String>>,
     /// Default true. Re-enabling clears the failure state.
     pub enabled: Option<bool>,
@@ -196,6 +197,9 @@ fn out(r: Row) -> WebhookOut {
         version: r.8,
     }
 }
+
+/// [`valid_pattern`] as a pattern, for the OpenAPI document.
+pub const EVENT_PATTERN: &str = r"^(\*|[a-z_]+\.(\*|[a-z_]+))$";
 
 fn valid_pattern(p: &str) -> bool {
     if p == "*" {
@@ -281,11 +285,12 @@ pub fn update(
     actor.require(Scope::WebhooksManage)?;
     conn.transaction(|conn| {
         let row = out(find(conn, id, true)?);
-        pre.check(row.version)?;
         let before = serde_json::json!({"url": row.url, "events": row.events, "enabled": row.enabled});
-        let map = patched(&before, patch);
+        let map = patched(&before, patch)?;
         let fields = changed_fields(&before, &Value::Object(map.clone()));
+        // 422 before 412: see `clients::update`.
         let (url, events, enabled) = validate(map, allow_private)?;
+        pre.check(row.version)?;
         if fields.is_empty() {
             return Ok(row);
         }

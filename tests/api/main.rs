@@ -9,6 +9,7 @@ mod clients;
 mod contacts;
 mod contention;
 mod conventions;
+mod fuzz;
 mod gdpr;
 mod graphql;
 mod identity;

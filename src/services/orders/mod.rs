@@ -34,7 +34,7 @@ use owners::Read;
 pub use read::{OrderFilter, all_for_contact, list};
 pub use types::{CustomerInput, LineInput, LineOut, OrderInput, OrderOut, Outcome};
 use validate::validate_one;
-pub use validate::{Draft, validate};
+pub use validate::{Draft, SOURCE_PATTERN, validate};
 use write::{apply_stats, sale, write_one};
 
 /// Most orders in one batch.
@@ -79,9 +79,12 @@ pub fn upsert_external(
     actor.require(Scope::OrdersWrite)?;
     let mut errors = Errors::default();
     for (field, value) in [("source", source), ("external_id", external_id)] {
+        // The body as sent is checked before the path fills it in: a
+        // `source` that is not a string is a failing field, not overwritten.
         match body.get(field) {
             Some(Value::String(s)) if s != value => errors.push(field, "mismatch", "must match the path"),
-            _ => {}
+            Some(Value::String(_) | Value::Null) | None => {}
+            Some(_) => errors.push(field, "invalid_type", "invalid value: expected a string"),
         }
         body.insert(field.into(), Value::String(value.into()));
     }
@@ -124,16 +127,20 @@ pub fn update(
     conn.transaction(|conn| {
         // As read: `write_one` locks it after its owners, and fails if it moved.
         let row = model::find(conn, id, false)?.ok_or(AppError::NotFound("order"))?;
-        pre.check(row.version)?;
         let lines = model::lines_of(conn, &[id])?;
         let mut doc =
             serde_json::to_value(OrderOut::from_row(row.clone(), lines).input()).map_err(AppError::internal)?;
+        let mut known = doc.clone();
+        known.as_object_mut().expect("object").insert("customer".into(), Value::Null);
+        super::refuse_unknown_keys(&known, &patch)?;
         if patch.contains_key("customer") {
             doc.as_object_mut().expect("object").remove("contact_id");
         }
         merge_patch(&mut doc, &Value::Object(patch));
         let Value::Object(map) = doc else { unreachable!("patch of an object is an object") };
+        // 422 before 412: see `clients::update`.
         let draft = validate_one(map)?;
+        pre.check(row.version)?;
         let saved = write_one(conn, actor, Some(row), draft, Read::Exact)?;
         Ok(OrderOut::from_row(saved.row, saved.lines))
     })

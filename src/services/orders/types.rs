@@ -17,10 +17,13 @@ pub struct CustomerInput {
     #[schema(required = true)]
     pub email: Option<String>,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<String>,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
-    /// E.164.
+    /// E.164: `+`, then 8 to 15 digits, the first not 0 (spaces ignored).
+    #[schema(pattern = r"^ *\+ *[1-9]( *[0-9]){7,14} *$")]
     pub phone: Option<String>,
 }
 
@@ -29,17 +32,18 @@ pub struct CustomerInput {
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub sku: Option<String>,
     #[validate(required, length(min = 1, max = 500))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 500)]
     pub name: Option<String>,
     /// > 0.
     #[validate(required, range(min = 1))]
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 1)]
     pub quantity: Option<i32>,
     /// ≥ 0, minor units.
     #[validate(required, range(min = 0))]
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 0)]
     pub unit_price_cents: Option<i64>,
 }
 
@@ -59,25 +63,28 @@ pub struct OrderInput {
     pub source: Option<String>,
     /// Id in the origin system; unique per source.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub external_id: Option<String>,
     /// Human-facing order number.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub number: Option<String>,
     #[validate(required)]
     #[schema(required = true)]
     pub status: Option<OrderStatus>,
-    /// ISO 4217.
+    /// ISO 4217 (an assigned code: 422 `unknown_code` otherwise).
     #[validate(required)]
-    #[schema(required = true, example = "EUR")]
+    #[schema(required = true, example = "EUR", pattern = r"^\s*[A-Z]{3}\s*$")]
     pub currency: Option<String>,
     /// Minor units, ≥ 0.
     #[validate(required, range(min = 0))]
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 0)]
     pub total_cents: Option<i64>,
     /// Default: the time the order is created. An upsert or batch item
     /// without it keeps the stored date, so an identical retry is `unchanged`.
     pub ordered_at: Option<DateTime<Utc>>,
     #[validate(length(max = 500), nested)]
+    #[schema(max_items = 500)]
     pub lines: Option<Vec<LineInput>>,
 }
 

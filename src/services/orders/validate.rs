@@ -29,6 +29,9 @@ pub struct Draft {
     pub(super) default_ordered_at: bool,
 }
 
+/// [`valid_source`] as a pattern, for the OpenAPI document.
+pub const SOURCE_PATTERN: &str = "^[a-z0-9][a-z0-9_.-]{0,49}$";
+
 fn valid_source(s: &str) -> bool {
     let b = s.as_bytes();
     (1..=50).contains(&b.len())

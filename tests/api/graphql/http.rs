@@ -109,5 +109,5 @@ async fn get_serves_graphiql_without_a_token() {
     assert!(init.contains("shouldPersistHeaders: false"), "the token is never kept by the browser");
     assert_eq!(app.send(Method::GET, "/graphql/assets/nope.js", None, None, &[]).await.status, StatusCode::NOT_FOUND);
     let doc = clientele::openapi();
-    assert!(doc.paths.paths.contains_key("/graphql"), "documented in the OpenAPI document");
+    assert!(doc["paths"].get("/graphql").is_some(), "documented in the OpenAPI document");
 }
