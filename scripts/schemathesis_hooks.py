@@ -44,7 +44,7 @@ UNSTATABLE = {
     # Deeper than a pattern: an email address (RFC 5321 and IDNA), a phone
     # number (a valid E.164 length for its country), a VAT number's national
     # format, a public https URL (no private or metadata address).
-    "invalid_format": {"email", "phone", "customer.email", "customer.phone", "vat_number", "website", "callback_url", "url"},
+    "invalid_format": {"email", "phone", "customer.email", "customer.phone", "subject.email", "vat_number", "website", "callback_url", "url"},
     "url": {"url", "website", "callback_url", "proof.form_url"},
     # A field only one kind of request carries (changes: rectification).
     "not_allowed": {"changes"},
@@ -71,8 +71,9 @@ def _unstatable(error):
     if allowed is None:
         return True
     field = error.get("field", "")
-    # Batch items are `orders[i].field`.
-    field = field.split("].", 1)[1] if field.startswith("orders[") and "]." in field else field
+    # Batch items are `orders[i].field`, `recipients[i].field`.
+    if field.startswith(("orders[", "recipients[")) and "]." in field:
+        field = field.split("].", 1)[1]
     return field in allowed
 
 

@@ -129,7 +129,8 @@ pub struct Vendor {
     #[validate(required, length(min = 1, max = 200))]
     #[schema(required = true)]
     pub name: Option<String>,
-    /// 9 digits with a valid key.
+    /// SIREN: 9 digits (spaces ignored) whose Luhn key is valid (422 `invalid_checksum`).
+    #[schema(example = "732829320", pattern = r"^ *([0-9] *){9}$")]
     pub siren: Option<String>,
 }
 

@@ -67,7 +67,7 @@ pub struct ReachabilityInput {
     pub purpose: Option<String>,
     /// 1 to 1,000.
     #[validate(required, length(min = 1, max = 1000))]
-    #[schema(required = true)]
+    #[schema(required = true, min_items = 1, max_items = 1000)]
     pub recipients: Option<Vec<Recipient>>,
     /// The message itself carries the Art. 14 notice: contacts still owed
     /// one are not blocked for it.
@@ -190,7 +190,7 @@ pub fn check(
     if input.purpose.is_some()
         && purposes::table.find(&purpose).select(purposes::key).first::<String>(conn).optional()?.is_none()
     {
-        errors.push("purpose", "unknown", "no such purpose (see /v1/purposes)");
+        errors.push("purpose", "unknown_purpose", "no such purpose (see /v1/purposes)");
     }
     errors.finish()?;
     let channel = input.channel.expect("required");

@@ -48,7 +48,7 @@ pub struct LinkRequest {
 pub struct LinksInput {
     /// 1 to 1,000.
     #[validate(required, length(min = 1, max = 1000), nested)]
-    #[schema(required = true)]
+    #[schema(required = true, min_items = 1, max_items = 1000)]
     pub recipients: Option<Vec<LinkRequest>>,
 }
 
@@ -116,7 +116,7 @@ pub fn links(
             errors.push(format!("recipients[{i}].contact_id"), "not_found", "no such contact");
         }
         if r.purpose.as_ref().is_some_and(|p| !known_purposes.contains(p)) {
-            errors.push(format!("recipients[{i}].purpose"), "unknown", "no such purpose (see /v1/purposes)");
+            errors.push(format!("recipients[{i}].purpose"), "unknown_purpose", "no such purpose (see /v1/purposes)");
         }
     }
     errors.finish()?;
