@@ -60,7 +60,7 @@ UNSTATABLE = {
     "invalid_characters": None,
     # A data subject is named by exactly one of email or contact_id, a null
     # counting as absent (maxProperties would count the null).
-    "invalid": {"subject"},
+    "invalid": {"subject", "recipient"},
 }
 
 
@@ -74,6 +74,9 @@ def _unstatable(error):
     # Batch items are `orders[i].field`, `recipients[i].field`.
     if field.startswith(("orders[", "recipients[")) and "]." in field:
         field = field.split("].", 1)[1]
+    # A recipient names exactly one of contact_id, email, phone (nulls absent).
+    if re.fullmatch(r"recipients\[\d+\]", field):
+        field = "recipient"
     return field in allowed
 
 

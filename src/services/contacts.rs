@@ -127,7 +127,7 @@ impl SourceType {
 #[serde(deny_unknown_fields)]
 pub struct Vendor {
     #[validate(required, length(min = 1, max = 200))]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// SIREN: 9 digits (spaces ignored) whose Luhn key is valid (422 `invalid_checksum`).
     #[schema(example = "732829320", pattern = r"^ *([0-9] *){9}$")]

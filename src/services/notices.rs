@@ -53,7 +53,7 @@ pub struct NoticeInput {
     pub sent_at: Option<DateTime<Utc>>,
     /// The version of the notice's text (which names the source).
     #[validate(required, length(min = 1, max = 100))]
-    #[schema(required = true, example = "art14-v2")]
+    #[schema(required = true, example = "art14-v2", min_length = 1, max_length = 100)]
     pub template_version: Option<String>,
 }
 

@@ -41,7 +41,8 @@ pub enum ReachChannel {
     Phone,
 }
 
-/// One person to reach: exactly one of `contact_id`, `email`, `phone`.
+/// One person to reach: exactly one of `contact_id`, `email`, `phone` (a
+/// null counts as absent).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
