@@ -19,6 +19,9 @@ use crate::services::related::{ChildPage, Children};
 /// A connection of `N` with opaque string cursors.
 pub type Conn<N> = Connection<String, N>;
 
+/// A connection that can count its rows (`totalCount`).
+pub type CountedConn<N> = Connection<String, N, super::segments::Total>;
+
 /// A row that can sit in a list: its sort key.
 pub trait Keyed {
     /// `(timestamp, id)` of the row under `sort`.
@@ -55,6 +58,25 @@ pub fn cursor<T: Keyed>(row: &T, sort: SortKey) -> String {
 pub fn from_page<T: Keyed, N: OutputType>(page: Page<T>, sort: SortKey, wrap: impl Fn(T) -> N) -> Conn<N> {
     let mut c = Connection::new(false, page.next_cursor.is_some());
     c.edges.extend(page.data.into_iter().map(|row| Edge::new(cursor(&row, sort), wrap(row))));
+    c
+}
+
+/// A service page as a connection with its `totalCount`.
+pub fn from_page_counted<T: Keyed, N: OutputType>(
+    page: Page<T>,
+    sort: SortKey,
+    total: super::segments::Total,
+    wrap: impl Fn(T) -> N,
+) -> CountedConn<N> {
+    let mut c = Connection::with_additional_fields(false, page.next_cursor.is_some(), total);
+    c.edges.extend(page.data.into_iter().map(|row| Edge::new(cursor(&row, sort), wrap(row))));
+    c
+}
+
+/// One parent's children as a connection without a count.
+pub fn from_children_counted<T: Keyed, N: OutputType>(children: Children<T>, wrap: impl Fn(T) -> N) -> CountedConn<N> {
+    let mut c = Connection::with_additional_fields(false, children.has_next, super::segments::Total::default());
+    c.edges.extend(children.rows.into_iter().map(|row| Edge::new(cursor(&row, SortKey::CreatedAt), wrap(row))));
     c
 }
 

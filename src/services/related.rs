@@ -15,7 +15,7 @@ use super::clients::ClientOut;
 use super::consents::{self, ConsentEvent};
 use super::contacts::{ContactOut, InteractionOut};
 use super::orders::OrderOut;
-use super::stats::{self, Owner};
+use super::stats::Owner;
 use crate::auth::{Actor, Scope};
 use crate::db::schema::{clients, contacts, interactions, orders};
 use crate::error::AppError;
@@ -124,15 +124,7 @@ pub fn clients_by_ids(
 /// [`clients_by_ids`] without the scope check, for answers the caller already may give.
 pub(crate) fn clients_out(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, ClientOut>, AppError> {
     let rows: Vec<Client> = clients::table.filter(clients::id.eq_any(ids)).select(Client::as_select()).load(conn)?;
-    let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let spent = stats::spent_last_12m(conn, Owner::Client, &found)?;
-    Ok(rows
-        .into_iter()
-        .map(|c| {
-            let s = spent.get(&c.id).copied().unwrap_or(0);
-            (c.id, ClientOut::from_row(c, s))
-        })
-        .collect())
+    Ok(rows.into_iter().map(|c| (c.id, ClientOut::from_row(c))).collect())
 }
 
 /// Contacts by id (for `Order.contact`); unknown ids are absent.
@@ -149,15 +141,7 @@ pub fn contacts_by_ids(
 pub(crate) fn contacts_out(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, ContactOut>, AppError> {
     let rows: Vec<Contact> =
         contacts::table.filter(contacts::id.eq_any(ids)).select(Contact::as_select()).load(conn)?;
-    let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let spent = stats::spent_last_12m(conn, Owner::Contact, &found)?;
-    Ok(rows
-        .into_iter()
-        .map(|c| {
-            let s = spent.get(&c.id).copied().unwrap_or(0);
-            (c.id, ContactOut::from_row(c, s))
-        })
-        .collect())
+    Ok(rows.into_iter().map(|c| (c.id, ContactOut::from_row(c))).collect())
 }
 
 /// One page of contacts per client (`Client.contacts`).
@@ -173,17 +157,7 @@ pub fn contacts_of_clients(
         .order((contacts::client_id, contacts::created_at, contacts::id))
         .select(Contact::as_select())
         .load(conn)?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let spent = stats::spent_last_12m(conn, Owner::Contact, &ids)?;
-    Ok(group(
-        rows,
-        page,
-        |c| c.client_id,
-        |c| {
-            let s = spent.get(&c.id).copied().unwrap_or(0);
-            ContactOut::from_row(c, s)
-        },
-    ))
+    Ok(group(rows, page, |c| c.client_id, ContactOut::from_row))
 }
 
 /// One page of orders per client (`Client.orders`) or per contact (`Contact.orders`).

@@ -4,10 +4,12 @@
 //! `fulfilled`); cancelled and refunded orders do not count. Amounts are
 //! summed in minor units whatever the currency. The lifetime figures are
 //! stored on the client or contact row and refreshed in the transaction of
-//! every order write; `spent_last_12m_cents` moves with the clock, so it is
-//! computed when read, one grouped query per page.
+//! every order write. `spent_last_12m_cents` is stored too, against the
+//! window of `spend_window`: order writes add what falls inside it, and
+//! [`sweep_window`] (a job, every minute) moves the window with the clock and
+//! takes out the orders it leaves behind, so reads and filters use a column.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, Utc};
 use diesel::prelude::*;
@@ -57,16 +59,6 @@ impl Owner {
             Owner::Client => "client_id",
             Owner::Contact => "contact_id",
         }
-    }
-
-    /// SQL for the 12-month spend of the row of the owner's table in scope.
-    pub fn spent_12m_sql(self) -> String {
-        format!(
-            "(SELECT coalesce(sum(o.total_cents), 0)::bigint FROM orders o WHERE o.{col} = {table}.id \
-             AND o.status IN {SALE_STATUSES_SQL} AND o.ordered_at >= now() - interval '12 months')",
-            col = self.column(),
-            table = self.table()
-        )
     }
 }
 
@@ -130,6 +122,10 @@ struct Delta {
 #[derive(Debug, Default)]
 pub struct StatsChanges {
     owners: BTreeMap<(u8, Uuid), Delta>,
+    /// Every counted sale added (+) or taken away (−), for the 12-month
+    /// spend: which of them fall in the window is decided in SQL against the
+    /// stored window start.
+    window: Vec<((u8, Uuid), DateTime<Utc>, i64)>,
 }
 
 fn key(owner: Owner, id: Uuid) -> (u8, Uuid) {
@@ -150,6 +146,7 @@ impl StatsChanges {
                 let d = self.owners.entry(key(owner, id)).or_default();
                 d.written = true;
                 if o.counted {
+                    self.window.push((key(owner, id), o.ordered_at, -o.total_cents));
                     d.count -= 1;
                     d.total -= o.total_cents;
                     d.rem_first = Some(d.rem_first.map_or(o.ordered_at, |f| f.min(o.ordered_at)));
@@ -163,6 +160,7 @@ impl StatsChanges {
                 let d = self.owners.entry(key(owner, id)).or_default();
                 d.written = true;
                 if n.counted {
+                    self.window.push((key(owner, id), n.ordered_at, n.total_cents));
                     d.count += 1;
                     d.total += n.total_cents;
                     d.add_first = Some(d.add_first.map_or(n.ordered_at, |f| f.min(n.ordered_at)));
@@ -183,6 +181,13 @@ impl StatsChanges {
     /// the prospects among the owners written that have an order that is not
     /// cancelled. Returns the promoted ids of each kind.
     pub fn apply(self, conn: &mut PgConnection) -> QueryResult<[(Owner, Vec<Uuid>); 2]> {
+        // An order near the window's start could be one the sweep is moving
+        // out: wait for it, and keep it from running until this commits.
+        // Orders well inside the window (nearly all writes) take no lock.
+        let near = Utc::now().checked_sub_months(Months::new(12)).unwrap_or_default() + SWEEP_MARGIN;
+        if self.window.iter().any(|(_, at, _)| *at < near) {
+            lock_window(conn, false)?;
+        }
         let mut out = [(Owner::Client, Vec::new()), (Owner::Contact, Vec::new())];
         for (kind, slot) in out.iter_mut().enumerate() {
             let owner = slot.0;
@@ -191,7 +196,9 @@ impl StatsChanges {
                 .range((kind as u8, Uuid::nil())..=(kind as u8, Uuid::max()))
                 .map(|(k, d)| (k.1, d))
                 .collect();
-            let recompute = apply_deltas(conn, owner, &deltas)?;
+            let window: Vec<&((u8, Uuid), DateTime<Utc>, i64)> =
+                self.window.iter().filter(|(k, _, _)| k.0 == kind as u8).collect();
+            let recompute = apply_deltas(conn, owner, &deltas, &window)?;
             find_extremes(conn, owner, &recompute)?;
             let written: Vec<Uuid> = deltas.iter().filter(|(_, d)| d.written).map(|(id, _)| *id).collect();
             slot.1 = promote(conn, owner, &written)?;
@@ -202,7 +209,12 @@ impl StatsChanges {
 
 /// Applies the deltas in one statement; returns the owners whose earliest,
 /// latest or last-total figures a delta cannot give (to look up).
-fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]) -> QueryResult<Vec<Uuid>> {
+fn apply_deltas(
+    conn: &mut PgConnection,
+    owner: Owner,
+    deltas: &[(Uuid, &Delta)],
+    window: &[&((u8, Uuid), DateTime<Utc>, i64)],
+) -> QueryResult<Vec<Uuid>> {
     use diesel::sql_types::{BigInt, Bool, Nullable, Timestamptz};
     let deltas: Vec<&(Uuid, &Delta)> = deltas
         .iter()
@@ -259,6 +271,7 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
     let applied: Vec<Applied> = diesel::sql_query(format!(
         "UPDATE {table} t SET orders_count = t.orders_count + d.count, \
            total_spent_cents = t.total_spent_cents + d.total, \
+           spent_last_12m_cents = t.spent_last_12m_cents + coalesce(w.d12, 0), \
            first_order_at = CASE WHEN {safe} THEN least(t.first_order_at, d.add_first) ELSE t.first_order_at END, \
            last_order_at = CASE WHEN {safe} THEN greatest(t.last_order_at, d.add_last) ELSE t.last_order_at END, \
            last_order_total_cents = CASE WHEN {safe} AND {newer} THEN d.last_total ELSE t.last_order_total_cents END, \
@@ -266,6 +279,10 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
          FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::uuid[], \
                      $7::bigint[], $8::timestamptz[], $9::timestamptz[], $10::uuid[], $11::timestamptz[]) \
               AS d(id, count, total, add_first, add_last, add_id, last_total, rem_first, rem_last, rem_id, touch) \
+         LEFT JOIN (SELECT s.id, (sum(s.amount) FILTER (WHERE s.at >= (SELECT window_start FROM spend_window)))::bigint \
+                      AS d12 \
+                    FROM unnest($12::uuid[], $13::timestamptz[], $14::bigint[]) AS s(id, at, amount) GROUP BY s.id) w \
+           ON w.id = d.id \
          WHERE t.id = d.id AND (d.count <> 0 OR d.total <> 0 OR d.add_first IS NOT NULL \
                                 OR d.rem_first IS NOT NULL OR {touch_needed}) \
          RETURNING t.id, coalesce({safe}, false) AS safe",
@@ -282,6 +299,9 @@ fn apply_deltas(conn: &mut PgConnection, owner: Owner, deltas: &[(Uuid, &Delta)]
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.rem_last.map(|l| l.0)))
     .bind::<Array<Nullable<SqlUuid>>, _>(&ids_of(|d| d.rem_last.map(|l| l.1)))
     .bind::<Array<Nullable<Timestamptz>>, _>(&col(|d| d.touch))
+    .bind::<Array<SqlUuid>, _>(window.iter().map(|w| w.0.1).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(window.iter().map(|w| w.1).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(window.iter().map(|w| w.2).collect::<Vec<_>>())
     .load(conn)?;
     Ok(applied.into_iter().filter(|a| !a.safe).map(|a| a.id).collect())
 }
@@ -322,13 +342,16 @@ pub fn recompute_many(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> Qu
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    lock_window(conn, false)?;
     let (table, col) = (owner.table(), owner.column());
     diesel::sql_query(format!(
         "UPDATE {table} t SET orders_count = s.n, total_spent_cents = s.total, first_order_at = s.first, \
-         last_order_at = s.last, last_order_total_cents = l.total_cents, last_order_id = l.id \
+         last_order_at = s.last, last_order_total_cents = l.total_cents, last_order_id = l.id, \
+         spent_last_12m_cents = s.w12 \
          FROM unnest($1::uuid[]) AS ids(id) CROSS JOIN LATERAL ( \
            SELECT count(*) AS n, coalesce(sum(total_cents), 0)::bigint AS total, min(ordered_at) AS first, \
-                  max(ordered_at) AS last \
+                  max(ordered_at) AS last, coalesce(sum(total_cents) FILTER ( \
+                    WHERE ordered_at >= (SELECT window_start FROM spend_window)), 0)::bigint AS w12 \
            FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL}) s \
          LEFT JOIN LATERAL (SELECT id, total_cents FROM orders WHERE {col} = ids.id AND status IN {SALE_STATUSES_SQL} \
                             ORDER BY ordered_at DESC, id DESC LIMIT 1) l ON true \
@@ -364,35 +387,71 @@ fn promote(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<V
 /// The statuses of [`SALE_STATUSES_SQL`], for the query builder.
 const SALE_STATUSES: [&str; 3] = ["pending", "paid", "fulfilled"];
 
-/// The 12-month spend of several clients or contacts, in one query.
-///
-/// Built with the query builder, so diesel prepares it once per connection
-/// (a raw `sql_query` is parsed and planned by Postgres on every call); the
-/// few rows are summed here.
-pub fn spent_last_12m(conn: &mut PgConnection, owner: Owner, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, i64>> {
-    use crate::db::schema::orders;
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+/// Writers touching an order this close to the window's start (by the
+/// clock) take the window's lock; the sweep never moves the window further
+/// than this ahead of the database's clock.
+const SWEEP_MARGIN: chrono::Duration = chrono::Duration::days(7);
+
+/// Takes the window's row lock: shared for writers, exclusive for the sweep.
+fn lock_window(conn: &mut PgConnection, exclusive: bool) -> QueryResult<()> {
+    let mode = if exclusive { "UPDATE" } else { "SHARE" };
+    diesel::sql_query(format!("SELECT 1 FROM spend_window FOR {mode}")).execute(conn).map(drop)
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// The window's new start.
+    pub window_start: DateTime<Utc>,
+    /// Orders that left the window.
+    pub orders: i64,
+}
+
+/// Moves the 12-month window to `now` minus 12 months and takes the orders
+/// it leaves behind out of the stored spends, in one transaction (the
+/// caller's). `now` is a parameter so tests move time; it may not run more
+/// than [`SWEEP_MARGIN`] ahead of the database's clock (the writers' lock
+/// rule relies on it), and the window never moves back.
+pub fn sweep_window(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Swept> {
+    use diesel::sql_types::{BigInt, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Window {
+        #[diesel(sql_type = Timestamptz)]
+        old: DateTime<Utc>,
+        #[diesel(sql_type = Timestamptz)]
+        new: DateTime<Utc>,
     }
-    let since = Utc::now().checked_sub_months(Months::new(12)).unwrap_or_default();
-    let sales = orders::status.eq_any(SALE_STATUSES).and(orders::ordered_at.ge(since));
-    let rows: Vec<(Option<Uuid>, i64)> = match owner {
-        Owner::Client => orders::table
-            .filter(orders::client_id.eq_any(ids))
-            .filter(sales)
-            .select((orders::client_id, orders::total_cents))
-            .load(conn)?,
-        Owner::Contact => orders::table
-            .filter(orders::contact_id.eq_any(ids))
-            .filter(sales)
-            .select((orders::contact_id, orders::total_cents))
-            .load(conn)?,
-    };
-    let mut out = HashMap::new();
-    for (owner_id, total) in rows {
-        if let Some(id) = owner_id {
-            *out.entry(id).or_insert(0i64) += total;
-        }
+    lock_window(conn, true)?;
+    let w: Window = diesel::sql_query(
+        "SELECT window_start AS old, greatest(window_start, \
+           least($1::timestamptz, now() + interval '7 days') - interval '12 months') AS new FROM spend_window",
+    )
+    .bind::<Timestamptz, _>(now)
+    .get_result(conn)?;
+    if w.new <= w.old {
+        return Ok(Swept { window_start: w.old, orders: 0 });
     }
-    Ok(out)
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut moved = 0;
+    for owner in [Owner::Client, Owner::Contact] {
+        let (table, col) = (owner.table(), owner.column());
+        let c: Count = diesel::sql_query(format!(
+            "WITH aged AS (SELECT {col} AS id, sum(total_cents)::bigint AS amount, count(*) AS n FROM orders \
+               WHERE ordered_at >= $1 AND ordered_at < $2 AND status IN {SALE_STATUSES_SQL} AND {col} IS NOT NULL \
+               GROUP BY {col} ORDER BY {col}), \
+             upd AS (UPDATE {table} t SET spent_last_12m_cents = t.spent_last_12m_cents - aged.amount \
+               FROM aged WHERE t.id = aged.id RETURNING aged.n) \
+             SELECT coalesce(sum(n), 0)::bigint AS n FROM upd"
+        ))
+        .bind::<Timestamptz, _>(w.old)
+        .bind::<Timestamptz, _>(w.new)
+        .get_result(conn)?;
+        moved = moved.max(c.n);
+    }
+    diesel::sql_query("UPDATE spend_window SET window_start = $1").bind::<Timestamptz, _>(w.new).execute(conn)?;
+    Ok(Swept { window_start: w.new, orders: moved })
 }
