@@ -16,6 +16,7 @@
 //! | `CLIENTELE_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS` | `idle_in_transaction_session_timeout` of every pooled connection (`0`: none) | `30000` |
 //! | `CLIENTELE_SUPPRESSION_KEY` | HMAC key of the suppression list (32+ bytes) | derived from the JWT secret in `--dev` only |
 //! | `CLIENTELE_AUDIT_SIGNING_KEY` | Ed25519 key signing audit checkpoints: standard base64 of its 32-byte seed (`openssl rand -base64 32`) | derived from the JWT secret in `--dev` only |
+//! | `CLIENTELE_EXPORT_DIR` | directory of the files of export jobs (`POST /v1/exports`), kept 7 days; shared by every replica | `clientele-exports` in the system temp dir |
 //! | `CLIENTELE_RETENTION_SWEEP` | interval of the background retention sweep (`24h`...) | off |
 //! | `CLIENTELE_WEBHOOK_ALLOW_PRIVATE` | allow webhook/callback URLs on loopback or private networks, and plain http | `false` (`true` with `--dev`) |
 //! | `CLIENTELE_EVENTS_RETENTION_DAYS` | how long the event feed keeps events | `30` |
@@ -73,6 +74,8 @@ pub struct Config {
     pub suppression_key: Option<SecretString>,
     /// Ed25519 seed (standard base64 of 32 bytes) signing audit checkpoints.
     pub audit_signing_key: Option<SecretString>,
+    /// Where export jobs write their files (every replica must see the same directory).
+    pub export_dir: std::path::PathBuf,
     /// Interval of the background retention sweep; `None` turns it off.
     pub retention_sweep: Option<Duration>,
     /// Webhook and callback URLs may be private or plain http (tests, private networks).
@@ -229,6 +232,9 @@ impl Config {
                     .map_err(|_| ConfigError("CLIENTELE_SENSITIVE_TEXT must be refuse, flag or off".into()))?,
             },
             contract_window_days: parse_var("CLIENTELE_CONTRACT_WINDOW_DAYS", 365i32)?.clamp(1, 36_500),
+            export_dir: var("CLIENTELE_EXPORT_DIR")
+                .map(|d| std::path::PathBuf::from(d.trim()))
+                .unwrap_or_else(|| std::env::temp_dir().join("clientele-exports")),
             retention_sweep: match var("CLIENTELE_RETENTION_SWEEP") {
                 None => None,
                 Some(v) => Some(

@@ -1,10 +1,11 @@
 //! Background jobs of `serve`: the audit sealer, webhook deliveries, the
 //! verification mails of data-subject requests (with `CLIENTELE_SMTP_URL`),
 //! the refresh of revoked tokens, the hourly purges (idempotency keys, events
-//! past their retention), the expiry of unverified requests, and the
+//! past their retention), the expiry of unverified requests, the 12-month
+//! spend window, export jobs and the deletion of their expired files, and the
 //! retention sweep (off unless `CLIENTELE_RETENTION_SWEEP` is set). Each runs in every replica; the ones
 //! that must run once coordinate in the database (the sealer's advisory
-//! lock, `SKIP LOCKED` leases of deliveries).
+//! lock, `SKIP LOCKED` leases of deliveries and claims of export jobs).
 
 use std::time::Duration;
 
@@ -94,6 +95,26 @@ pub fn spawn(state: &AppState) {
             }
         }
     });
+    // The 12-month window moves with the clock: every minute, the orders
+    // that left it come out of the stored spends (one transaction; replicas
+    // queue on the window's row lock, the second finds nothing to move).
+    let window = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now();
+            let run = move |c: &mut diesel::PgConnection| {
+                use diesel::Connection;
+                Ok(c.transaction(|c| crate::services::stats::sweep_window(c, now))?)
+            };
+            match db::run(&window.pool, run).await {
+                Ok(s) if s.orders > 0 => tracing::info!(orders = s.orders, "12-month spend window moved"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "12-month spend window not moved"),
+            }
+        }
+    });
     let feed = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
@@ -102,6 +123,40 @@ pub fn spawn(state: &AppState) {
             let days = feed.config.events_retention_days;
             if let Err(e) = db::run(&feed.pool, move |c| Ok(crate::services::events::purge(c, days)?)).await {
                 tracing::warn!(error = %e, "event purge failed");
+            }
+        }
+    });
+    // Export jobs, one at a time per replica (an export is bulk work: two at
+    // once would only share the same disk and pool). Jobs left running by a
+    // dead replica are taken over once their heartbeat is stale.
+    let exports = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            loop {
+                match crate::services::exports::run_next(&exports).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "export worker failed");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let expired = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let root = expired.config.export_dir.clone();
+            let run = move |c: &mut diesel::PgConnection| crate::services::exports::sweep(c, &root, chrono::Utc::now());
+            match db::run(&expired.pool, run).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "expired exports deleted"),
+                Err(e) => tracing::warn!(error = %e, "expired exports not deleted"),
             }
         }
     });
