@@ -28,6 +28,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         .service(reject_dsar)
         .service(extend_dsar)
         .service(export_dsar)
+        .service(export_dsar_zip)
         .service(check_suppression);
 }
 
@@ -56,6 +57,11 @@ async fn submit_dsar(state: web::Data<AppState>, actor: Actor, body: JsonBody) -
 }
 
 /// List requests: all with `dsar:manage`, one's own with `dsar:submit`.
+///
+/// Cursor-paginated, oldest first; pass `next_cursor` as `?after=`. Filter by
+/// `status`, `type`, or `due_before` for the open requests whose deadline
+/// comes first. Without `dsar:manage`, the status of one's own requests
+/// only: no subject, changes, note or result.
 #[utoipa::path(tag = "dsar",
     security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:submit_verified"]), ("bearer" = ["dsar:manage"])),
     params(DsarFilter),
@@ -67,6 +73,10 @@ async fn list_dsar(state: web::Data<AppState>, actor: Actor, f: Filter<DsarFilte
 }
 
 /// Get a request (404 for another submitter's request).
+///
+/// With `dsar:manage`, the whole request, its deadline and, once completed,
+/// its `result`. Without it, the status of one's own request only; another
+/// submitter's request answers 404.
 #[utoipa::path(tag = "dsar",
     security(("bearer" = ["dsar:submit"]), ("bearer" = ["dsar:submit_verified"]), ("bearer" = ["dsar:manage"])),
     responses((status = 200, description = "The request", body = DsarOut)))]
@@ -187,6 +197,11 @@ const PAGE_INVALID: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf
 make the request again.</p></body></html>";
 
 /// Reject a request with a reason; the answer tells the right to complain.
+///
+/// Closes the request as `rejected` with its `rejection_reason` and the
+/// `complaint_notice` to pass on (Art. 12(4)). An unverified request may be
+/// rejected too (manifestly unfounded, Art. 12(5)); its link stops working.
+/// 409 `closed` once completed, rejected or expired. Emits `dsar.rejected`.
 #[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])), request_body = ReasonInput,
     responses((status = 200, description = "Rejected", body = DsarOut)))]
 #[post("/dsar/{id}/reject")]
@@ -202,6 +217,11 @@ async fn reject_dsar(
 }
 
 /// Extend the deadline to three months after receipt: once, before the first deadline.
+///
+/// Art. 12(3): the new `due_at` is three months after verification (or
+/// receipt), with the reason recorded. 409 `not_extendable` when already
+/// extended or once the first deadline has passed, 409 while the request is
+/// unverified or closed. Emits `dsar.extended`.
 #[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])), request_body = ReasonInput,
     responses((status = 200, description = "Extended", body = DsarOut)))]
 #[post("/dsar/{id}/extend")]
@@ -221,7 +241,9 @@ async fn extend_dsar(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// `json` (default) or `csv` (a ZIP of one CSV per kind of record).
+    /// Deprecated: `json` (default) or `csv`, the ZIP that
+    /// `GET /v1/dsar/{id}/export.zip` answers (kept for existing clients).
+    // `deprecated: true` is written in by `rest::contract`.
     pub format: Option<ExportFormat>,
 }
 
@@ -235,11 +257,27 @@ pub enum ExportFormat {
     Csv,
 }
 
-/// Download the subject's data of a completed access or portability request.
+/// A ZIP archive, as bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ZipArchive(#[allow(dead_code)] Vec<u8>);
+
+/// Download the subject's data of a completed access or portability request, as JSON.
+///
+/// One JSON document. Access (Art. 15): the contact, its client, its
+/// orders with their lines, consents (current and history), interactions,
+/// where the data came from (`source`), the subject's requests and the
+/// register's information (`processing`: purposes, recipients, retention,
+/// the right to complain); never anybody else's data. Portability (Art. 20):
+/// what the person provided (`contact`, `orders`, `consents`). No data held:
+/// `{"data_held": false}`. Every download is audited (`dsar.exported`) and
+/// may be repeated. 409 for another type of request or one not completed
+/// yet. The deprecated `?format=csv` answers the ZIP of
+/// `GET /v1/dsar/{id}/export.zip` instead.
 #[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])), params(ExportParams),
     responses(
-        (status = 200, description = "The export: JSON, or with `?format=csv` a ZIP of one CSV per kind of record",
-            content((Object = "application/json"), (Vec<u8> = "application/zip"))),
+        (status = 200, description = "The export: JSON, or with the deprecated `?format=csv` the ZIP of `export.zip`",
+            content((Object = "application/json"), (ZipArchive = "application/zip"))),
         (status = 409, description = "Not an access or portability request, or not completed yet",
             body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/dsar/{id}/export")]
@@ -250,20 +288,51 @@ async fn export_dsar(
     f: Filter<ExportParams>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let csv = f.0.format == Some(ExportFormat::Csv);
-    let doc = db::run(&state.pool, move |c| dsar::export(c, &actor, id)).await?;
-    if csv {
-        let bytes = export::zip(&doc)?;
-        Ok(HttpResponse::Ok()
-            .content_type("application/zip")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"dsar-{id}.zip\"")))
-            .body(bytes))
-    } else {
-        Ok(HttpResponse::Ok().json(doc))
+    if f.0.format == Some(ExportFormat::Csv) {
+        return zip_export(&state, actor, id).await;
     }
+    let doc = db::run(&state.pool, move |c| dsar::export(c, &actor, id)).await?;
+    Ok(HttpResponse::Ok().json(doc))
+}
+
+/// Download the subject's data of a completed access or portability request, as a ZIP.
+///
+/// The same data as `GET /v1/dsar/{id}/export`, as a ZIP archive of one
+/// CSV per kind of record (`contact.csv`, `orders.csv`, `order_lines.csv`,
+/// `consents.csv`; for access also `interactions.csv`, `requests.csv`,
+/// `client.csv`), sent as an
+/// attachment named `dsar-{id}.zip`. Every download is audited
+/// (`dsar.exported`). 409 for another type of request or one not completed yet.
+#[utoipa::path(tag = "dsar", security(("bearer" = ["dsar:manage"])),
+    responses(
+        (status = 200, description = "A ZIP of one CSV per kind of record", body = ZipArchive,
+            content_type = "application/zip",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"dsar-{id}.zip\"`"))),
+        (status = 409, description = "Not an access or portability request, or not completed yet",
+            body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/dsar/{id}/export.zip")]
+async fn export_dsar_zip(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    zip_export(&state, actor, id.into_inner()).await
+}
+
+async fn zip_export(state: &AppState, actor: Actor, id: Uuid) -> Result<HttpResponse, AppError> {
+    let doc = db::run(&state.pool, move |c| dsar::export(c, &actor, id)).await?;
+    let bytes = export::zip(&doc)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"dsar-{id}.zip\"")))
+        .body(bytes))
 }
 
 /// Is this email on the suppression list? (It is hashed, never stored.)
+///
+/// Emails of erased or objecting people are kept only as a keyed hash, so
+/// that a plugin can skip them before a re-import. `email` is the only field
+/// (422 for a malformed email or any other field). Changes nothing.
 #[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:read"])), request_body = CheckInput,
     responses((status = 200, description = "Whether the email is suppressed", body = CheckOut)))]
 #[post("/suppression/check")]

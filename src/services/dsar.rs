@@ -185,11 +185,70 @@ pub struct DsarOut {
     /// Signing key of the status callbacks: in the 201 answer only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_secret: Option<String>,
-    /// What processing did (counts, never personal data).
+    /// Once completed: what processing did (counts and field names, never
+    /// personal data). Which fields are set depends on the request's `type`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<DsarResult>)]
     pub result: Option<Value>,
     pub version: i32,
+}
+
+/// What processing a request did, by its `type`: every kind sets
+/// `data_held`; with no data held only `detail` follows. Access and
+/// portability: `export`, `export_zip`, `formats`. Erasure: `deleted`,
+/// `anonymised`, `retained`, `suppressed`. Rectification: `rectified_fields`.
+/// Restriction: `restricted`. Objection: `withdrawn`, `suppressed`. A field
+/// that does not apply is absent, never null.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct DsarResult {
+    /// Whether any personal data about the subject was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub data_held: Option<bool>,
+    /// With `data_held: false`: a sentence saying so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub detail: Option<String>,
+    /// Access, portability: the path of the JSON export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub export: Option<String>,
+    /// Access, portability: the path of the ZIP export (one CSV per kind of record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub export_zip: Option<String>,
+    /// Access, portability: the formats of the export (`json`, `csv`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub formats: Option<Vec<String>>,
+    /// Erasure: rows deleted, per kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub deleted: Option<std::collections::BTreeMap<String, i64>>,
+    /// Erasure: rows kept with their personal data cleared, per kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub anonymised: Option<std::collections::BTreeMap<String, i64>>,
+    /// Erasure: what is kept, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub retained: Option<Vec<erasure::Retained>>,
+    /// Erasure, objection: the email's HMAC is on the suppression list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub suppressed: Option<bool>,
+    /// Rectification: the contact fields changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rectified_fields: Option<Vec<String>>,
+    /// Restriction: the contact is now restricted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub restricted: Option<bool>,
+    /// Objection: the marketing purposes whose consent was withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub withdrawn: Option<Vec<String>>,
 }
 
 fn status_of(s: &str) -> DsarStatus {
@@ -345,8 +404,21 @@ pub fn submit(
         // The subject on file, found the same way whatever the outcome (the
         // answer must not tell whether the email is known).
         let on_file = match (&email, subject.contact_id) {
-            (Some(e), _) => contact_model::find_by_email(conn, e.as_str(), false)?,
-            (None, Some(id)) => contact_model::find(conn, id, false)?,
+            (Some(e), _) => match contact_model::find_by_email(conn, e.as_str(), false)? {
+                // An email of a contact merged into another reaches the survivor.
+                None => match super::merge::contact_survivor_by_hmac(conn, &key.hmac(e))? {
+                    Some(id) => contact_model::find(conn, id, false)?,
+                    None => None,
+                },
+                found => found,
+            },
+            (None, Some(id)) => match contact_model::find(conn, id, false)? {
+                None => match super::merge::contact_survivor(conn, id)? {
+                    Some(survivor) => contact_model::find(conn, survivor, false)?,
+                    None => None,
+                },
+                found => found,
+            },
             _ => None,
         };
         let on_file_email: Option<(Uuid, Email)> =
@@ -646,11 +718,27 @@ pub fn extend(conn: &mut PgConnection, actor: &Actor, id: Uuid, body: Map<String
 
 /// Finds (and locks) the subject of a request.
 fn subject_of(conn: &mut PgConnection, row: &DsarRow) -> Result<Option<Contact>, AppError> {
+    // A contact merged into another: the request reaches the survivor.
     if let Some(id) = row.subject_contact_id {
-        return Ok(erasure::lock_contact(conn, id)?);
+        return match erasure::lock_contact(conn, id)? {
+            None => match super::merge::contact_survivor(conn, id)? {
+                Some(survivor) => Ok(erasure::lock_contact(conn, survivor)?),
+                None => Ok(None),
+            },
+            found => Ok(found),
+        };
     }
     match row.subject_email.as_deref() {
-        Some(e) => Ok(contact_model::find_by_email(conn, e, true)?),
+        Some(e) => match contact_model::find_by_email(conn, e, true)? {
+            None => match row.subject_hmac.as_deref() {
+                Some(h) => match super::merge::contact_survivor_by_hmac(conn, h)? {
+                    Some(survivor) => Ok(erasure::lock_contact(conn, survivor)?),
+                    None => Ok(None),
+                },
+                None => Ok(None),
+            },
+            found => Ok(found),
+        },
         None => Ok(None),
     }
 }
@@ -734,7 +822,11 @@ pub fn process(conn: &mut PgConnection, actor: &Actor, setup: &DsarSetup, id: Uu
                 {
                     erasure::scrub_requests_by_hmac(conn, h)?;
                 }
-                json!({"data_held": false, "detail": "no personal data is held about this subject"})
+                DsarResult {
+                    data_held: Some(false),
+                    detail: Some("no personal data is held about this subject".into()),
+                    ..DsarResult::default()
+                }
             }
             Some(contact) => {
                 // Later reads and exports find the subject by id, whatever its email becomes.
@@ -744,6 +836,7 @@ pub fn process(conn: &mut PgConnection, actor: &Actor, setup: &DsarSetup, id: Uu
                 run(conn, actor, key, kind, &row, contact)?
             }
         };
+        let result = serde_json::to_value(result).map_err(AppError::internal)?;
         let row = save_close(conn, id, "completed", Some(result), None)?;
         let fields = vec!["status".into(), "result".into()];
         events::change(conn, actor, "dsar.completed", "dsar_request", id, fields, status_doc(&row))?;
@@ -758,20 +851,30 @@ fn run(
     kind: DsarType,
     row: &DsarRow,
     contact: Contact,
-) -> Result<Value, AppError> {
+) -> Result<DsarResult, AppError> {
     let contact_id = contact.id;
+    let held = DsarResult { data_held: Some(true), ..DsarResult::default() };
     Ok(match kind {
-        DsarType::Access | DsarType::Portability => json!({
-            "data_held": true,
-            "export": format!("/v1/dsar/{}/export", row.id),
-            "formats": ["json", "csv"],
-        }),
-        DsarType::Erasure => serde_json::to_value(erasure::erase(conn, actor, key, &contact, Reason::Erasure)?)
-            .map_err(AppError::internal)?,
+        DsarType::Access | DsarType::Portability => DsarResult {
+            export: Some(format!("/v1/dsar/{}/export", row.id)),
+            export_zip: Some(format!("/v1/dsar/{}/export.zip", row.id)),
+            formats: Some(vec!["json".into(), "csv".into()]),
+            ..held
+        },
+        DsarType::Erasure => {
+            let r = erasure::erase(conn, actor, key, &contact, Reason::Erasure)?;
+            DsarResult {
+                deleted: Some(r.deleted),
+                anonymised: Some(r.anonymised),
+                retained: Some(r.retained),
+                suppressed: Some(r.suppressed),
+                ..held
+            }
+        }
         DsarType::Rectification => {
             let changes = row.changes.clone().and_then(|v| v.as_object().cloned()).unwrap_or_default();
             let fields = contacts::apply_rectification(conn, actor, contact, changes)?;
-            json!({"data_held": true, "rectified_fields": fields})
+            DsarResult { rectified_fields: Some(fields), ..held }
         }
         DsarType::Restriction => {
             diesel::update(contacts_t::table.find(contact_id))
@@ -787,7 +890,7 @@ fn run(
                 .transpose()?
                 .and_then(|o| serde_json::to_value(o).ok());
             events::emit(conn, "contact.updated", "contact", &contact_id.to_string(), vec!["restricted".into()], data)?;
-            json!({"data_held": true, "restricted": true})
+            DsarResult { restricted: Some(true), ..held }
         }
         DsarType::Objection => {
             let marketing: Vec<String> = purposes::table
@@ -819,7 +922,7 @@ fn run(
             };
             diesel::update(contacts_t::table.find(contact_id)).set(contacts_t::suppressed.eq(true)).execute(conn)?;
             audit::record(conn, actor, "contact.objected", "contact", contact_id, vec!["consents".into()])?;
-            json!({"data_held": true, "withdrawn": withdrawn, "suppressed": suppressed})
+            DsarResult { withdrawn: Some(withdrawn), suppressed: Some(suppressed), ..held }
         }
     })
 }

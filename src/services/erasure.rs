@@ -70,6 +70,8 @@ const RULES: &[Rule] = &[
         action: Action::Scrub,
         why: "the change feed keeps the fact of each change, without the person's data",
     },
+    // The forwarding addresses of contacts merged into this one.
+    Rule { table: "contact_merges", locate: "survivor_id = $1", action: Action::Delete, why: "" },
     Rule { table: "contacts", locate: "id = $1", action: Action::Delete, why: "" },
 ];
 
@@ -182,6 +184,12 @@ pub fn erase(
         suppression::add(conn, h, reason)?;
         result.suppressed = true;
     }
+    // Export files made before now may hold the person: they expire now,
+    // and the export sweep deletes them with their rows.
+    let exports =
+        diesel::sql_query("UPDATE export_jobs SET expires_at = now() WHERE expires_at IS NULL OR expires_at > now()")
+            .execute(conn)? as i64;
+    result.deleted.insert("export_jobs".into(), exports);
     let fields = pii.get("contacts").cloned().unwrap_or_default();
     events::change(conn, actor, "contact.erased", "contact", contact.id, fields, None)?;
     Ok(result)

@@ -1,0 +1,11 @@
+DROP TABLE client_merges;
+DROP TABLE contact_merges;
+DROP INDEX clients_name_trgm_idx;
+DROP INDEX clients_postal_code_idx;
+DROP INDEX clients_vat_idx;
+DROP INDEX contacts_client_name_idx;
+DROP INDEX contacts_email_key_idx;
+DROP FUNCTION email_key(text);
+DROP FUNCTION name_key(text);
+DROP EXTENSION IF EXISTS unaccent;
+DROP EXTENSION IF EXISTS pg_trgm;
