@@ -22,7 +22,8 @@ use crate::services::Errors;
 /// Body of `POST /v1/orders/batch`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchInput {
-    /// Up to 1,000 orders, each with `external_id` (and `source`, default `api`).
+    /// Up to 1,000 orders, each with `external_id` (and `source`, default `api`);
+    /// each (`source`, `external_id`) once in the batch (422 `duplicate`).
     pub orders: Vec<OrderInput>,
 }
 

@@ -25,7 +25,9 @@
 //! never waiting, so out of order without risk). Otherwise, or when what was
 //! read no longer holds (an order deleted, a customer's email changed; for a
 //! PATCH or a conditional write, any change of the order), the write fails
-//! with [`AppError::Contention`] and runs again whole (`db::run_retrying`).
+//! with [`AppError::Contention`] and runs again whole (`db::run_retrying`);
+//! the owners it could not take are then locked in order with the others
+//! (`db::carried`), so the next run does not fail on them again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -35,7 +37,10 @@ use uuid::Uuid;
 
 use super::validate::Draft;
 use super::write::NO_INDEX;
-use crate::db::schema::{clients, contacts, orders};
+use crate::db::{
+    self,
+    schema::{clients, contacts, orders},
+};
 use crate::domain::{LawfulBasis, Status};
 use crate::error::{AppError, MOVED};
 use crate::models::contact::{self as contact_model, ContactWrite};
@@ -120,6 +125,9 @@ pub(super) fn lock(
             contact_ids.extend(o.contact_id);
         }
     }
+    // Owners an earlier run of this write could not take out of order.
+    client_ids.extend(db::carried::of("clients"));
+    contact_ids.extend(db::carried::of("contacts"));
     let moved = || (NO_INDEX, AppError::Contention(MOVED));
     let (mut clients, contacts) = lock_owners(conn, &client_ids, &contact_ids).map_err(|e| (NO_INDEX, e.into()))?;
     let mut contacts_held: HashSet<Uuid> = contacts.keys().copied().collect();
@@ -157,6 +165,9 @@ pub(super) fn lock(
         let (got_clients, got_contacts) =
             lock_owners_if_free(conn, &more_clients, &more_contacts).map_err(|e| (NO_INDEX, e.into()))?;
         if got_clients.len() < more_clients.len() || got_contacts.len() < more_contacts.len() {
+            // The next run takes them in order, waiting.
+            db::carried::add("clients", more_clients);
+            db::carried::add("contacts", more_contacts);
             return Err(moved());
         }
         clients.extend(got_clients);
