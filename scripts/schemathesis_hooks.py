@@ -47,7 +47,9 @@ UNSTATABLE = {
     "invalid_format": {"email", "phone", "customer.email", "customer.phone", "subject.email", "vat_number", "website", "callback_url", "url"},
     "url": {"url", "website", "callback_url", "proof.form_url"},
     # A field only one kind of request carries (changes: rectification).
-    "not_allowed": {"changes"},
+    # A rectification may not set what only the controller records
+    # (changes.provenance).
+    "not_allowed": {"changes", "changes.provenance"},
     "insecure": {"url", "callback_url"},
     # custom_fields: at most 16 KiB serialised (bytes, not keys).
     "too_large": {"custom_fields"},
@@ -61,6 +63,15 @@ UNSTATABLE = {
     # A data subject is named by exactly one of email or contact_id, a null
     # counting as absent (maxProperties would count the null).
     "invalid": {"subject", "recipient"},
+    # A saved segment's resource is stored, not in the request: reachability
+    # (`channel`, `purpose`) applies to the members of contact segments only.
+    "not_applicable": {"channel"},
+    # A segment filter holds at most 50 conditions across its whole tree: no
+    # JSON Schema keyword counts across nesting levels.
+    "too_many_conditions": {"filter"},
+    # A batch upserts each (source, external_id) once: uniqueItems compares
+    # whole items, no keyword compares one pair of fields across them.
+    "duplicate": {"external_id"},
 }
 
 
@@ -71,8 +82,8 @@ def _unstatable(error):
     if allowed is None:
         return True
     field = error.get("field", "")
-    # Batch items are `orders[i].field`, `recipients[i].field`.
-    if field.startswith(("orders[", "recipients[")) and "]." in field:
+    # Batch items are `orders[i].field`, `recipients[i].field`, `data[i].field`.
+    if field.startswith(("orders[", "recipients[", "data[")) and "]." in field:
         field = field.split("].", 1)[1]
     # A recipient names exactly one of contact_id, email, phone (nulls absent).
     if re.fullmatch(r"recipients\[\d+\]", field):
@@ -94,6 +105,17 @@ def _outside_pattern(error, case):
     return False
 
 
+def _stored_resource(error, case):
+    """A saved segment's new filter must fit the segment's resource, which is
+    stored, not in the request: the document offers either resource's filter."""
+    op = case.operation
+    return (
+        op.method.upper() == "PATCH"
+        and op.path == "/v1/segments/{id}"
+        and error.get("field", "").startswith("filter")
+    )
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     """Keeps every failure except a 422 that names only unstatable rules."""
@@ -108,7 +130,7 @@ def filter_failure(context, failure, case, response):
     if problem.get("type") == "/problems/idempotency-mismatch":
         return False
     errors = problem.get("errors") or []
-    return not (errors and all(_unstatable(e) or _outside_pattern(e, case) for e in errors))
+    return not (errors and all(_unstatable(e) or _outside_pattern(e, case) or _stored_resource(e, case) for e in errors))
 
 
 @schemathesis.hook

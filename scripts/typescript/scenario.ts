@@ -1,6 +1,6 @@
 // What an integrator writes with openapi-typescript + openapi-fetch: a client,
 // a contact under it, an order, a consent, a PATCH of each, a list page, a
-// data-subject request and its export. It only has to type-check under
+// data-subject request and its ZIP export. It only has to type-check under
 // `tsc --strict` (scripts/check-typescript.sh): a document that typed clients
 // cannot use fails the build.
 import createClient from "openapi-fetch";
@@ -55,6 +55,10 @@ export async function scenario(baseUrl: string, token: string): Promise<Contact 
   const dsar = await api.POST("/v1/dsar", { body: { type: "access", subject: { contact_id: contactId } } });
   if (dsar.data) {
     await api.POST("/v1/dsar/{id}/process", { params: { path: { id: dsar.data.id } } });
+    // The ZIP export is an operation of its own: read as a Blob, never as JSON.
+    const zip = await api.GET("/v1/dsar/{id}/export.zip", { params: { path: { id: dsar.data.id } }, parseAs: "blob" });
+    const archive: Blob | undefined = zip.data;
+    void archive;
   }
   return first;
 }

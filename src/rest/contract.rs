@@ -7,6 +7,8 @@
 //!   parse ([`IF_MATCH_PATTERN`], [`IDEMPOTENCY_KEY_PATTERN`]);
 //! - merge-patch bodies: a `…Patch` schema per create schema (every field
 //!   optional, fields a create requires not nullable, no unknown field);
+//! - generic schemas (`Page_ContactOut`, `SyncItem_OrderOut`) reference
+//!   their item schema instead of holding a copy of it;
 //! - `links` from each create to the reads, updates and deletions of what
 //!   it made, and down the tree (client → contact under it → order), so a
 //!   stateful client (Schemathesis) can chain them.
@@ -25,12 +27,155 @@ pub const IDEMPOTENCY_KEY_PATTERN: &str = r"^[!-~]{1,255}$";
 
 /// Applies every rule to a document.
 pub fn apply(doc: &mut Value) {
+    shared_refs(doc);
     parameters(doc);
     integer_bounds(doc);
     field_rules(doc);
     required_not_null(doc);
+    recorded_proof(doc);
     patch_schemas(doc);
+    segment_filters(doc);
+    duplicates_inputs(doc);
     links(doc);
+}
+
+/// The ISO 4217 codes [`Currency::parse`] takes, as a pattern (surrounding
+/// blanks allowed, as the parser trims them).
+///
+/// [`Currency::parse`]: crate::domain::Currency::parse
+pub fn currency_pattern() -> String {
+    let mut codes = Vec::new();
+    for a in b'A'..=b'Z' {
+        for b in b'A'..=b'Z' {
+            for c in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b, c]).expect("ascii");
+                if crate::domain::Currency::parse(&code).is_ok() {
+                    codes.push(code);
+                }
+            }
+        }
+    }
+    format!(r"^\s*({})\s*$", codes.join("|"))
+}
+
+/// The ISO 3166-1 alpha-2 codes the address parser takes, in either case.
+pub fn country_pattern() -> String {
+    let mut codes: Vec<String> = isocountry::CountryCode::iter()
+        .map(|c| c.alpha2().chars().map(|ch| format!("[{ch}{}]", ch.to_ascii_lowercase())).collect())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    format!(r"^\s*({})\s*$", codes.join("|"))
+}
+
+/// A duplicate check takes exactly one of `ids` and `data`: a `oneOf` of
+/// the two, each required in its branch and neither null.
+fn duplicates_inputs(doc: &mut Value) {
+    for name in ["ContactDuplicatesInput", "ClientDuplicatesInput"] {
+        let schema = &mut doc["components"]["schemas"][name];
+        let Some(props) = schema.get("properties").cloned() else { continue };
+        let branch = |key: &str| {
+            let mut prop = props[key].clone();
+            not_null(&mut prop);
+            json!({"type": "object", "required": [key], "properties": {key: prop}, "additionalProperties": false})
+        };
+        let description = schema.get("description").cloned().unwrap_or(Value::Null);
+        *schema = json!({"oneOf": [branch("ids"), branch("data")]});
+        if !description.is_null() {
+            schema["description"] = description;
+        }
+    }
+}
+
+/// The segment filter language, from the compiler's field table: a schema
+/// per resource (and per saved use, which refuses the fields naming a
+/// person), referenced by the search, count and segment bodies.
+fn segment_filters(doc: &mut Value) {
+    use crate::services::segments::filter::{Resource, schemas};
+    let mut made = Vec::new();
+    made.extend(schemas(Resource::Contacts, false, "ContactSegment"));
+    made.extend(schemas(Resource::Clients, false, "ClientSegment"));
+    made.extend(schemas(Resource::Contacts, true, "SavedContactSegment"));
+    let filter_ref = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let s = &mut doc["components"]["schemas"];
+    for (input, prefix) in
+        [("SearchInput", "Contact"), ("SearchInput", "Client"), ("CountInput", "Contact"), ("CountInput", "Client")]
+    {
+        let mut schema = s[input].clone();
+        schema["properties"]["filter"] = filter_ref(&format!("{prefix}SegmentFilter"));
+        s[format!("{prefix}{input}")] = schema;
+    }
+    // A saved segment's filter follows its resource.
+    let base = s["SegmentInput"].clone();
+    let mut one_of = Vec::new();
+    for (resource, filter) in [("contacts", "SavedContactSegmentFilter"), ("clients", "ClientSegmentFilter")] {
+        let mut v = base.clone();
+        v["properties"]["resource"] = json!({"type": "string", "enum": [resource]});
+        v["properties"]["filter"] = filter_ref(filter);
+        v.as_object_mut().map(|o| o.remove("description"));
+        one_of.push(v);
+    }
+    let description = base.get("description").cloned().unwrap_or(json!("A saved segment as written."));
+    s["SegmentInput"] = json!({"description": description, "oneOf": one_of});
+    // An empty page is a page of contacts and of clients alike.
+    if let Some(m) = s.get_mut("Members").and_then(Value::as_object_mut)
+        && let Some(v) = m.remove("oneOf")
+    {
+        m.insert("anyOf".into(), v);
+    }
+    if let Some(p) = s.get_mut("SegmentPatch") {
+        p["properties"]["filter"] = json!({"anyOf": [filter_ref("SavedContactSegmentFilter"), filter_ref("ClientSegmentFilter")],
+            "description": "A filter of the segment's resource; it replaces the old one whole (it is not merged)."});
+    }
+    if let Some(o) = s.as_object_mut() {
+        o.extend(made);
+    }
+    for (path, prefix) in [("/v1/contacts", "Contact"), ("/v1/clients", "Client")] {
+        for (op, input) in [("search", "SearchInput"), ("count", "CountInput")] {
+            if let Some(b) = doc["paths"][format!("{path}/{op}")]["post"]
+                .pointer_mut("/requestBody/content/application~1json/schema")
+            {
+                *b = filter_ref(&format!("{prefix}{input}"));
+            }
+        }
+    }
+    for input in ["SearchInput", "CountInput"] {
+        if let Some(o) = doc["components"]["schemas"].as_object_mut() {
+            o.remove(input);
+        }
+    }
+}
+
+/// utoipa 5 composes a generic's type parameter inline: `Page<ContactOut>`
+/// holds a copy of `ContactOut`, which generators turn into a second type
+/// (`PageContactOutDataItem`). Every inline copy of a component schema (an
+/// object with properties, equal to it) becomes a `$ref` to it.
+fn shared_refs(doc: &mut Value) {
+    let named: Vec<(String, Value)> = doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, s)| s.get("properties").is_some())
+        .map(|(n, s)| (n.clone(), s.clone()))
+        .collect();
+    fn walk(v: &mut Value, named: &[(String, Value)], root: bool) {
+        if !root
+            && v.get("properties").is_some()
+            && let Some((name, _)) = named.iter().find(|(_, s)| s == v)
+        {
+            *v = json!({"$ref": format!("#/components/schemas/{name}")});
+            return;
+        }
+        match v {
+            Value::Object(o) => o.values_mut().for_each(|v| walk(v, named, false)),
+            Value::Array(a) => a.iter_mut().for_each(|v| walk(v, named, false)),
+            _ => {}
+        }
+    }
+    for schema in doc["components"]["schemas"].as_object_mut().into_iter().flat_map(|s| s.values_mut()) {
+        walk(schema, &named, true);
+    }
+    walk(&mut doc["paths"], &named, true);
 }
 
 /// An integer field holds what its Rust type holds: `int32`/`int64` bounds
@@ -74,6 +219,14 @@ fn field_rules(doc: &mut Value) {
         o["minItems"] = json!(1);
         o["maxItems"] = json!(orders::MAX_BATCH);
     }
+    // Each resource at most once (the decoder refuses a repeat).
+    if let Some(r) = schemas["ExportInput"]["properties"].get_mut("resources") {
+        r["uniqueItems"] = json!(true);
+    }
+    // A merged id listed twice is refused (`duplicate`).
+    if let Some(m) = schemas["MergeInput"]["properties"].get_mut("merged_ids") {
+        m["uniqueItems"] = json!(true);
+    }
     if let Some(s) = schemas["OrderInput"]["properties"].get_mut("source") {
         s["pattern"] = json!(orders::SOURCE_PATTERN);
     }
@@ -82,6 +235,19 @@ fn field_rules(doc: &mut Value) {
     }
     if let Some(n) = schemas["ClientInput"]["properties"].get_mut("name") {
         n["pattern"] = json!("\\S");
+    }
+    // Only assigned codes: a generator that follows the document makes
+    // orders and addresses the server takes (a bare `[A-Z]{3}` almost never
+    // named a currency, so no fuzzed order was ever created).
+    let (currency, country) = (currency_pattern(), country_pattern());
+    for (name, field, pattern) in [
+        ("OrderInput", "currency", &currency),
+        ("ClientInput", "currency", &currency),
+        ("Address", "country", &country),
+    ] {
+        if let Some(f) = schemas[name]["properties"].get_mut(field) {
+            f["pattern"] = json!(pattern);
+        }
     }
     // A rectification's changes are a merge patch of the contact.
     if let Some(c) = schemas["DsarInput"]["properties"].get_mut("changes") {
@@ -105,6 +271,18 @@ fn field_rules(doc: &mut Value) {
             && t.is_array()
         {
             m["enum"].as_array_mut().expect("array").push(Value::Null);
+        }
+    }
+    // The ZIP export has an operation of its own; `?format=csv` stays for
+    // existing clients, deprecated.
+    for (path, _, op) in operations(doc) {
+        if path != "/v1/dsar/{id}/export" {
+            continue;
+        }
+        for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+            if p["name"] == "format" && p["in"] == "query" {
+                p["deprecated"] = Value::Bool(true);
+            }
         }
     }
     // The path of an upsert names the source; a list filter takes any text.
@@ -225,6 +403,39 @@ fn parameters(doc: &mut Value) {
     }
 }
 
+/// A recorded consent event's proof is a `Proof` as the client sent it,
+/// or the server's own for a one-click withdrawal (`one_click`, a method no
+/// client may send): `RecordedProof`, the request schema with that method
+/// added and no ban on further fields (an answer may grow).
+fn recorded_proof(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    let mut recorded = schemas["Proof"].clone();
+    if let Some(o) = recorded.as_object_mut() {
+        o.remove("additionalProperties");
+        o.insert(
+            "description".into(),
+            json!(format!(
+                "A consent's proof as recorded: what the client sent, or `{}` for a withdrawal \
+                 by a one-click unsubscribe link.",
+                crate::services::unsubscribe::ONE_CLICK
+            )),
+        );
+    }
+    if let Some(methods) = recorded.pointer_mut("/properties/method/enum").and_then(Value::as_array_mut) {
+        methods.push(json!(crate::services::unsubscribe::ONE_CLICK));
+    }
+    if let Some(p) = schemas["ConsentEvent"]["properties"].get_mut("proof") {
+        let description = p
+            .pointer("/oneOf/1/description")
+            .or_else(|| p.get("description"))
+            .cloned()
+            .unwrap_or_else(|| json!("The proof as recorded."));
+        *p = json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/RecordedProof"}],
+            "description": description});
+    }
+    schemas["RecordedProof"] = recorded;
+}
+
 /// A merge patch of `create`: every field optional; a field the create
 /// requires may not be cleared (not nullable); unknown fields refused.
 fn patch_of(create: &Value) -> Value {
@@ -259,6 +470,9 @@ fn patch_of(create: &Value) -> Value {
 }
 
 fn not_null(prop: &mut Value) {
+    if let Some(values) = prop.get_mut("enum").and_then(Value::as_array_mut) {
+        values.retain(|v| !v.is_null());
+    }
     if let Some(types) = prop.get_mut("type").and_then(Value::as_array_mut) {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -480,6 +694,7 @@ mod tests {
             ("WebhookInput", required_of::<webhooks::WebhookInput>()),
             ("RevokeInput", required_of::<tokens::RevokeInput>()),
             ("CheckpointInput", required_of::<crate::record::audit::CheckpointInput>()),
+            ("MergeInput", required_of::<merge::MergeInput>()),
         ];
         for (name, decoder) in cases {
             let schema = &schemas[name];
@@ -547,6 +762,27 @@ mod tests {
         assert!(crate::pagination::PageRequest::parse(Some(MAX_LIMIT), None, None).is_ok());
         assert!(crate::pagination::PageRequest::parse(Some(MAX_LIMIT + 1), None, None).is_err());
         assert!(crate::pagination::PageRequest::parse(Some(0), None, None).is_err());
+    }
+
+    /// A list's items are its item schema by reference, not a copy.
+    #[test]
+    fn generic_schemas_reference_their_items() {
+        let doc = crate::openapi();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut seen = 0;
+        for (name, schema) in schemas {
+            let Some((generic, item)) = name.split_once('_') else { continue };
+            let target = if generic == "SyncPage" { format!("SyncItem_{item}") } else { item.to_owned() };
+            let refs = schema.to_string();
+            assert!(refs.contains(&format!("\"#/components/schemas/{target}\"")), "{name} does not reference {target}");
+            assert!(!refs.contains("\"properties\":{\"id\""), "{name} holds an inline copy: {refs}");
+            seen += 1;
+        }
+        assert!(seen >= 14, "{seen} generic schemas");
+        assert_eq!(
+            schemas["Page_ContactOut"]["properties"]["data"]["items"],
+            json!({"$ref": "#/components/schemas/ContactOut"})
+        );
     }
 
     #[test]
