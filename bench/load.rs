@@ -18,8 +18,10 @@
 //! `--only a,b`, `--scale F` (fraction of the full size; 1), `--no-write`
 //! (leave BENCHMARKS.md alone). `BENCH_DB` names the database.
 
+mod duplicates;
 #[allow(dead_code)]
 mod http;
+mod segments;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -49,6 +51,8 @@ struct Opts {
     scale: f64,
     write: bool,
     db: String,
+    segments: bool,
+    duplicates: bool,
 }
 
 fn opts() -> Opts {
@@ -59,6 +63,8 @@ fn opts() -> Opts {
         scale: 1.0,
         write: true,
         db: std::env::var("BENCH_DB").unwrap_or_else(|_| "clientele_bench".into()),
+        segments: false,
+        duplicates: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -69,6 +75,8 @@ fn opts() -> Opts {
             "--only" => o.only = Some(val().split(',').map(str::to_owned).collect()),
             "--scale" => o.scale = val().parse().expect("--scale 0.01"),
             "--no-write" => o.write = false,
+            "--segments" => o.segments = true,
+            "--duplicates" => o.duplicates = true,
             "--bench" => {}
             other => panic!("unknown option {other}"),
         }
@@ -636,6 +644,18 @@ fn verdicts(rows: &[Row], startup: Duration) -> String {
     v
 }
 
+/// Writes `body` between `<!-- {name}:start -->` and its end marker,
+/// appended to the file the first time.
+fn write_section(path: &Path, name: &str, body: &str) {
+    let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (old.find(&start), old.find(&end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{start}\n{body}{}", &old[..a], &old[b..]),
+        _ => format!("{old}\n{start}\n{body}{end}\n"),
+    };
+    std::fs::write(path, new).expect("write BENCHMARKS.md");
+}
+
 fn write_markdown(path: &Path, body: &str) {
     const START: &str = "<!-- bench:start -->";
     const END: &str = "<!-- bench:end -->";
@@ -651,6 +671,57 @@ fn main() {
     let o = opts();
     let scale = Scale::of(o.scale);
     ensure_seed(&o.db, scale);
+    if o.duplicates {
+        // Issue 17: the duplicate-check latency at this scale, in its own section.
+        let (server, _) = start_server(&o.db);
+        let table = duplicates::run(&server.addr, &token(), scale.clients);
+        drop(server);
+        let mut body = String::new();
+        let _ = writeln!(
+            body,
+            "Duplicate checks at scale {} ({} clients, {} contacts), `bench/run.sh --duplicates --no-feed --scale {}` \
+             on {}, commit `{}`; 300 requests per row, one at a time, each about another record.\n",
+            o.scale,
+            scale.clients,
+            scale.contacts,
+            o.scale,
+            sh("date -u '+%Y-%m-%d %H:%M UTC'"),
+            sh(&format!("git -C '{ROOT}' rev-parse --short HEAD")),
+        );
+        body.push_str(&table);
+        println!("\n{body}");
+        if o.write {
+            write_section(&PathBuf::from(format!("{ROOT}/BENCHMARKS.md")), &format!("duplicates-{}", o.scale), &body);
+        }
+        return;
+    }
+    if o.segments {
+        // Issue 19: the segment table at this scale, in its own section.
+        let (server, _) = start_server(&o.db);
+        let token = token();
+        let table = segments::run(&server.addr, &token);
+        drop(server);
+        let mut body = String::new();
+        let _ = writeln!(
+            body,
+            "Segments at scale {} ({} clients, {} contacts, {} orders), `bench/run.sh --segments --scale {}` on {}, \
+             commit `{}`; {} requests per cell, one at a time.\n",
+            o.scale,
+            scale.clients,
+            scale.contacts,
+            scale.orders,
+            o.scale,
+            sh("date -u '+%Y-%m-%d %H:%M UTC'"),
+            sh(&format!("git -C '{ROOT}' rev-parse --short HEAD")),
+            40
+        );
+        body.push_str(&table);
+        println!("\n{body}");
+        if o.write {
+            write_section(&PathBuf::from(format!("{ROOT}/BENCHMARKS.md")), &format!("segments-{}", o.scale), &body);
+        }
+        return;
+    }
     let all = scenarios(&o.db, scale);
     let dir = PathBuf::from(format!("{ROOT}/bench/data/requests"));
     std::fs::create_dir_all(&dir).expect("bench/data/requests");

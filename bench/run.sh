@@ -4,6 +4,8 @@
 #   bench/run.sh                      # full run (seed once, ~20 min with the seed)
 #   bench/run.sh --duration 5 --conns 32 --only get_contact
 #   bench/run.sh --feed-only          # only the feed/sealer lag bench
+#   bench/run.sh --segments --no-feed # issue 19: the segment table
+#   bench/run.sh --duplicates --no-feed  # issue 17: duplicate-check latency
 #
 # Readies Postgres (and lets it take pgbench's 128 connections beside the
 # server's pool), installs wrk from Debian if missing, then runs

@@ -60,9 +60,14 @@ FROM (SELECT m, (m - 1) % greatest(:contacts * 6 / 10, 1) + 1 AS c,
              500 + (m * 7919) % 20000 AS a, 250 + (m * 104729) % 10000 AS b
       FROM generate_series(1::bigint, :orders) m) g;
 
+-- The 12-month window starts now (the service's sweep keeps it moving).
+UPDATE spend_window SET window_start = now() - interval '12 months';
+
 CREATE TEMP TABLE bench_stats AS
 SELECT kind, n, count(*) FILTER (WHERE sale) AS cnt,
        coalesce(sum(total) FILTER (WHERE sale), 0)::bigint AS spent,
+       coalesce(sum(total) FILTER (WHERE sale AND ordered_at >= (SELECT window_start FROM spend_window)), 0)::bigint
+         AS spent_12m,
        min(ordered_at) FILTER (WHERE sale) AS first_at,
        max(ordered_at) FILTER (WHERE sale) AS last_at,
        (array_agg(total ORDER BY ordered_at DESC, m DESC) FILTER (WHERE sale))[1] AS last_total,
@@ -78,7 +83,8 @@ CREATE INDEX ON bench_stats (kind, n);
 
 INSERT INTO clients (id, name, status, siren, naf_code, sector, employee_count, annual_revenue_cents, currency,
                      website, billing_address, acquisition_channel, owner, tags, orders_count, total_spent_cents,
-                     first_order_at, last_order_at, last_order_total_cents, last_order_id, created_at, updated_at)
+                     first_order_at, last_order_at, last_order_total_cents, last_order_id, created_at, updated_at,
+                     spent_last_12m_cents)
 SELECT bench_id(1, k), 'Company ' || k || ' SAS',
        CASE WHEN s.customer THEN 'customer' ELSE 'prospect' END,
        bench_siren(10000000 + k),
@@ -93,13 +99,14 @@ SELECT bench_id(1, k), 'Company ' || k || ' SAS',
        CASE WHEN k % 7 = 0 THEN '["key_account"]'::jsonb ELSE '[]'::jsonb END,
        coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, bench_id(3, s.last_m),
        timestamptz '2023-06-01 00:00:00+00' + k * interval '700 seconds' * (100000.0 / :clients),
-       timestamptz '2023-06-01 00:00:00+00' + k * interval '700 seconds' * (100000.0 / :clients)
+       timestamptz '2023-06-01 00:00:00+00' + k * interval '700 seconds' * (100000.0 / :clients),
+       coalesce(s.spent_12m, 0)
 FROM generate_series(1, :clients) k
 LEFT JOIN bench_stats s ON s.kind = 1 AND s.n = k;
 
 INSERT INTO contacts (id, client_id, first_name, last_name, email, phone, job_title, status, source, lawful_basis,
                       last_interaction_at, tags, orders_count, total_spent_cents, first_order_at, last_order_at,
-                      last_order_total_cents, last_order_id, created_at, updated_at, audience)
+                      last_order_total_cents, last_order_id, created_at, updated_at, audience, spent_last_12m_cents)
 SELECT bench_id(2, g.n),
        CASE WHEN g.n % 10 = 0 THEN NULL ELSE bench_id(1, (g.n - 1) % :clients + 1) END,
        fn, ln, lower(translate(fn, 'éèï', 'eei')) || '.' || lower(ln) || '.' || g.n || '@example.com',
@@ -112,7 +119,8 @@ SELECT bench_id(2, g.n),
        CASE WHEN g.n % 11 = 0 THEN '["vip"]'::jsonb ELSE '[]'::jsonb END,
        coalesce(s.cnt, 0), coalesce(s.spent, 0), s.first_at, s.last_at, s.last_total, bench_id(3, s.last_m), at, at,
        -- The triggers are off while seeding: the audience the trigger would default.
-       CASE WHEN g.n % 10 = 0 THEN 'consumer' ELSE 'professional' END
+       CASE WHEN g.n % 10 = 0 THEN 'consumer' ELSE 'professional' END,
+       coalesce(s.spent_12m, 0)
 FROM (SELECT n, (ARRAY['Camille', 'Louis', 'Léa', 'Hugo', 'Chloé', 'Jules', 'Manon', 'Arthur', 'Inès', 'Gabriel'])[n % 10 + 1] AS fn,
              (ARRAY['Martin', 'Bernard', 'Dubois', 'Thomas', 'Robert', 'Richard', 'Petit', 'Durand', 'Leroy', 'Moreau',
                     'Simon', 'Laurent', 'Lefebvre'])[n % 13 + 1] AS ln,
@@ -147,6 +155,11 @@ UNION ALL
 SELECT bench_id(4, :contacts + n), bench_id(2, n), 'email_marketing', 'withdrawn', 'email',
        timestamptz '2024-06-01 00:00:00+00' + n * interval '10 seconds', NULL, 'bench'
 FROM generate_series(5, :contacts, 5) n;
+
+-- The current state the ledger's trigger would keep (triggers are off).
+INSERT INTO consent_state (contact_id, purpose, status)
+SELECT DISTINCT ON (contact_id, purpose) contact_id, purpose, status FROM consent_events
+ORDER BY contact_id, purpose, collected_at DESC, id DESC;
 
 SELECT indexdef FROM bench_indexes \gexec
 SET session_replication_role = origin;

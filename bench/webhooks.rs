@@ -132,6 +132,7 @@ fn main() {
         suppression_key: None,
         audit_signing_key: None,
         retention_sweep: None,
+        export_dir: std::env::temp_dir().join("clientele-bench-exports"),
         webhook_allow_private: true,
         events_retention_days: 30,
         rate_per_sec: 1000,

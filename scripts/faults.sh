@@ -85,7 +85,8 @@ echo "== 4. A saturated pool answers 503 fast"
 psql -q -h 127.0.0.1 -U postgres -d "$db" -c "BEGIN; LOCK TABLE clients IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;" >/dev/null &
 locker=$!
 sleep 0.5
-for _ in 1 2 3; do curl -s -o /dev/null --max-time 10 "${auth[@]}" "$base/v1/clients" & done
+holders=()
+for _ in 1 2 3; do curl -s -o /dev/null --max-time 10 "${auth[@]}" "$base/v1/clients" & holders+=($!); done
 sleep 0.3
 start=$(date +%s%N)
 status=$(code --max-time 10 "${auth[@]}" "$base/v1/contacts")
@@ -93,7 +94,8 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "$status" 503 "a request finding no free connection gets 503"
 [ "$ms" -lt 2000 ] && echo "ok   answered in $ms ms (< 2 s)" || { echo "FAIL answered in $ms ms"; fail=1; }
 wait "$locker" || true
-wait
+# Only these: a bare `wait` would also wait for the server, forever.
+wait "${holders[@]}" || true
 check "$(code "${auth[@]}" "$base/v1/contacts")" 200 "the pool serves again after the lock"
 
 [ "$fail" = 0 ] && echo "faults: all checks passed" || { echo "faults: some checks FAILED"; exit 1; }

@@ -43,6 +43,7 @@ scopes! {
     RegisterRead => "register:read",
     RegisterWrite => "register:write",
     RetentionRun => "retention:run",
+    ExportsRun => "exports:run",
     WebhooksManage => "webhooks:manage",
     TokensManage => "tokens:manage",
     Admin => "admin",

@@ -7,6 +7,25 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    client_merges (merged_id) {
+        merged_id -> Uuid,
+        survivor_id -> Uuid,
+        merged_at -> Timestamptz,
+        merged_by -> Text,
+    }
+}
+
+diesel::table! {
+    contact_merges (merged_id) {
+        merged_id -> Uuid,
+        survivor_id -> Uuid,
+        email_hmac -> Nullable<Bytea>,
+        merged_at -> Timestamptz,
+        merged_by -> Text,
+    }
+}
+
+diesel::table! {
     audit_head (id) {
         id -> Bool,
         seq -> Int8,
@@ -85,6 +104,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         last_order_id -> Nullable<Uuid>,
+        spent_last_12m_cents -> Int8,
     }
 }
 
@@ -133,6 +153,7 @@ diesel::table! {
         provenance -> Nullable<Jsonb>,
         art14_notice_due_at -> Nullable<Timestamptz>,
         art14_notice_sent_at -> Nullable<Timestamptz>,
+        spent_last_12m_cents -> Int8,
     }
 }
 
@@ -228,6 +249,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    export_files (job_id, n) {
+        job_id -> Uuid,
+        n -> Int4,
+        resource -> Text,
+        rows -> Int8,
+        bytes -> Int8,
+        sha256 -> Text,
+        path -> Text,
+    }
+}
+
+diesel::table! {
+    export_jobs (id) {
+        id -> Uuid,
+        status -> Text,
+        resources -> Array<Text>,
+        format -> Text,
+        requested_by -> Text,
+        request_id -> Nullable<Text>,
+        attempt -> Int4,
+        row_counts -> Jsonb,
+        rows_done -> Int8,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     idempotency_keys (subject, key) {
         subject -> Text,
         key -> Text,
@@ -261,6 +314,26 @@ diesel::table! {
         name -> Text,
         quantity -> Int4,
         unit_price_cents -> Int8,
+    }
+}
+
+diesel::table! {
+    segments (id) {
+        id -> Uuid,
+        name -> Text,
+        resource -> Text,
+        filter -> Jsonb,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    spend_window (id) {
+        id -> Bool,
+        window_start -> Timestamptz,
     }
 }
 
@@ -407,6 +480,7 @@ diesel::joinable!(contact_notices -> contacts (contact_id));
 diesel::joinable!(unsubscribe_links -> contacts (contact_id));
 diesel::joinable!(consent_events -> purposes (purpose));
 diesel::joinable!(contacts -> clients (client_id));
+diesel::joinable!(export_files -> export_jobs (job_id));
 diesel::joinable!(interactions -> contacts (contact_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(orders -> clients (client_id));
@@ -419,12 +493,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     audit_log,
     audit_pending,
+    client_merges,
     clients,
+    contact_merges,
     consent_events,
     contact_notices,
     contacts,
     dsar_requests,
     events,
+    export_files,
+    export_jobs,
     idempotency_keys,
     interactions,
     order_lines,
@@ -434,6 +512,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sensitive_flags,
     record_epoch,
     retention_policies,
+    segments,
+    spend_window,
     revoked_tokens,
     suppression_list,
     unsubscribe_links,

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::connection::{Conn, child_page, cost, first_not_limit, from_children, from_page};
+use super::connection::{
+    Conn, CountedConn, child_page, cost, first_not_limit, from_children, from_children_counted, from_page_counted,
+};
 use super::contacts::Contact;
 use super::inputs::{ClientInput, ClientPatch};
 use super::loaders::Loaders;
@@ -105,12 +107,12 @@ impl Client {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "`endCursor` of the previous page.")] after: Option<String>,
-    ) -> Result<Option<Conn<Contact>>> {
+    ) -> Result<Option<CountedConn<Contact>>> {
         let page = child_page(first, after.as_deref())?;
         actor(ctx)?.require(Scope::ContactsRead)?;
         let children = Loaders::of(ctx)?.contacts_of_client.load_one((self.0.id, page)).await;
         let children = children.map_err(|e| super::error::to_error(&e))?.unwrap_or_default();
-        Ok(Some(from_children(children, Contact)))
+        Ok(Some(from_children_counted(children, Contact)))
     }
 
     /// The orders of this company, oldest first (`orders:read`).
@@ -135,9 +137,19 @@ pub struct ClientQuery;
 
 #[Object]
 impl ClientQuery {
-    /// One client (`clients:read`).
+    /// One client (`clients:read`); the id of a client merged into another
+    /// gives the survivor.
     async fn client(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Client>> {
-        Ok(Some(Client(run(ctx, move |c, a| clients::get(c, a, id)).await?)))
+        Ok(Some(Client(
+            run(ctx, move |c, a| match clients::get(c, a, id) {
+                Err(crate::error::AppError::NotFound(what)) => match crate::services::merge::client_survivor(c, id)? {
+                    Some(survivor) => clients::get(c, a, survivor),
+                    None => Err(crate::error::AppError::NotFound(what)),
+                },
+                other => other,
+            })
+            .await?,
+        )))
     }
 
     /// Clients, with the filters of `GET /v1/clients` (`clients:read`).
@@ -162,9 +174,13 @@ impl ClientQuery {
         last_order_before: Option<DateTime<Utc>>,
         last_order_after: Option<DateTime<Utc>>,
         updated_after: Option<DateTime<Utc>>,
-    ) -> Result<Option<Conn<Client>>> {
+        #[graphql(desc = "A segment filter (API.md §12), ANDed with the arguments above.")] filter: Option<
+            super::segments::SegmentFilter,
+        >,
+    ) -> Result<Option<CountedConn<Client>>> {
         let sort = sort.map(Into::into).unwrap_or_default();
-        let filter = ClientFilter {
+        let segment = super::segments::segment_json(filter);
+        let filter_args = ClientFilter {
             limit: first.map(i64::from),
             after,
             sort: Some(sort),
@@ -182,8 +198,11 @@ impl ClientQuery {
             last_order_after,
             updated_after,
         };
-        let page = run(ctx, move |c, a| clients::list(c, a, filter).map_err(first_not_limit)).await?;
-        Ok(Some(from_page(page, sort, Client)))
+        let (page, cond) =
+            run(ctx, move |c, a| clients::list_with(c, a, filter_args, segment.as_ref()).map_err(first_not_limit))
+                .await?;
+        let total = super::segments::Total(Some((crate::services::segments::Resource::Clients, cond)));
+        Ok(Some(from_page_counted(page, sort, total, Client)))
     }
 }
 

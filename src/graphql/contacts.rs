@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::clients::Client;
-use super::connection::{Conn, child_page, cost, first_not_limit, from_children, from_page};
+use super::connection::{Conn, CountedConn, child_page, cost, first_not_limit, from_children, from_page_counted};
 use super::consents::Consent;
 use super::error::to_error;
 use super::inputs::{ContactInput, ContactPatch, InteractionInput};
@@ -190,9 +190,19 @@ pub struct ContactQuery;
 
 #[Object]
 impl ContactQuery {
-    /// One contact (`contacts:read`).
+    /// One contact (`contacts:read`); the id of a contact merged into
+    /// another gives the survivor.
     async fn contact(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Contact>> {
-        Ok(Some(Contact(run(ctx, move |c, a| contacts::get(c, a, id)).await?)))
+        Ok(Some(Contact(
+            run(ctx, move |c, a| match contacts::get(c, a, id) {
+                Err(crate::error::AppError::NotFound(what)) => match crate::services::merge::contact_survivor(c, id)? {
+                    Some(survivor) => contacts::get(c, a, survivor),
+                    None => Err(crate::error::AppError::NotFound(what)),
+                },
+                other => other,
+            })
+            .await?,
+        )))
     }
 
     /// Contacts, with the filters of `GET /v1/contacts` (`contacts:read`).
@@ -213,9 +223,12 @@ impl ContactQuery {
         consent: Option<String>,
         audience: Option<super::types::Audience>,
         updated_after: Option<DateTime<Utc>>,
-    ) -> Result<Option<Conn<Contact>>> {
+        #[graphql(desc = "A segment filter (API.md §12), ANDed with the arguments above.")] filter: Option<
+            super::segments::SegmentFilter,
+        >,
+    ) -> Result<Option<CountedConn<Contact>>> {
         let sort = sort.map(Into::into).unwrap_or_default();
-        let filter = ContactFilter {
+        let filter_args = ContactFilter {
             limit: first.map(i64::from),
             after,
             sort: Some(sort),
@@ -228,8 +241,12 @@ impl ContactQuery {
             audience: audience.map(Into::into),
             updated_after,
         };
-        let page = run(ctx, move |c, a| contacts::list(c, a, filter).map_err(first_not_limit)).await?;
-        Ok(Some(from_page(page, sort, Contact)))
+        let segment = super::segments::segment_json(filter);
+        let (page, cond) =
+            run(ctx, move |c, a| contacts::list_with(c, a, filter_args, segment.as_ref()).map_err(first_not_limit))
+                .await?;
+        let total = super::segments::Total(Some((crate::services::segments::Resource::Contacts, cond)));
+        Ok(Some(from_page_counted(page, sort, total, Contact)))
     }
 }
 

@@ -53,6 +53,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Run a GraphQL query or mutation.
+///
+/// The schema is `openapi/schema.graphql` (explore it at `GET /graphql`).
+/// Every field requires the same scope as its REST counterpart; a missing
+/// scope fails that field only (`errors[].extensions.code: FORBIDDEN`, the
+/// field null) and the answer stays 200. Documents over the depth or
+/// complexity limits are refused whole (`QUERY_TOO_COMPLEX`). Mutations are
+/// not replayed by `Idempotency-Key`.
 #[utoipa::path(tag = "graphql", security(("bearer" = [])),
     request_body = GraphqlRequest,
     responses(
@@ -90,7 +97,7 @@ async fn run_graphql(state: web::Data<AppState>, actor: Actor, body: JsonBody) -
 /// production builds): no request leaves the machine. Paste a token as
 /// `{"Authorization": "Bearer ..."}` in its headers pane; headers are never
 /// persisted in the browser.
-#[utoipa::path(tag = "graphql",
+#[utoipa::path(tag = "graphql", security(()),
     responses((status = 200, description = "The GraphiQL page", content_type = "text/html", body = String)))]
 #[get("/graphql")]
 async fn show_graphiql() -> HttpResponse {

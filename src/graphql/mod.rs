@@ -28,9 +28,11 @@ pub mod http;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
+pub mod merge;
 pub mod orders;
 pub mod reach;
 pub mod register;
+pub mod segments;
 pub mod types;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -70,6 +72,7 @@ pub struct Mutation(
     consents::ConsentMutation,
     dsar::DsarMutation,
     register::RegisterMutation,
+    merge::MergeMutation,
 );
 
 /// Most directives on one field.

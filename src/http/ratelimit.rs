@@ -99,7 +99,8 @@ const PUBLIC_PREFIXES: &[&str] = &["/v1/dsar/verify/", "/u/"];
 
 fn strict(req: &ServiceRequest) -> bool {
     let path = req.path();
-    (req.method() == Method::POST && path == "/v1/dsar") || (req.method() == Method::GET && path.ends_with("/export"))
+    (req.method() == Method::POST && (path == "/v1/dsar" || path == "/v1/exports"))
+        || (req.method() == Method::GET && path.ends_with("/export"))
 }
 
 /// The middleware: unauthenticated requests pass (the handler answers 401).

@@ -36,6 +36,8 @@ pub struct Client {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    /// Stored and swept (`spend_window`): exact as of the last sweep.
+    pub spent_last_12m_cents: i64,
 }
 
 /// Every writable column of a client: inserted as is, or set whole on update

@@ -38,6 +38,8 @@ pub struct Contact {
     pub provenance: Option<serde_json::Value>,
     pub art14_notice_due_at: Option<DateTime<Utc>>,
     pub art14_notice_sent_at: Option<DateTime<Utc>>,
+    /// Stored and swept (`spend_window`): exact as of the last sweep.
+    pub spent_last_12m_cents: i64,
 }
 
 impl std::fmt::Debug for Contact {

@@ -21,10 +21,13 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         .service(audit_public_key);
 }
 
-/// The audit trail in chain order (oldest first). Entries are sealed into the
-/// hash chain in their order of record within about a second of commit; the
-/// last page also lists those not sealed yet (`sealed: false`, `seq` null).
-/// `next_cursor` moves over sealed entries only.
+/// The audit trail in chain order (oldest first).
+///
+/// Entries are sealed into the hash chain in their order of record within
+/// about a second of commit; the last page also lists those not sealed yet
+/// (`sealed: false`, `seq` null). `next_cursor` moves over sealed entries
+/// only. Filter by `actor`, `action`, `resource_type`, `resource_id` or
+/// `request_id`. Entries name fields, never their values.
 #[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])), params(AuditFilter),
     responses((status = 200, description = "A page of entries", body = Page<AuditOut>)))]
 #[get("/audit")]
@@ -37,9 +40,11 @@ async fn list_audit(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Recompute the sealed hash chain and check it against its head and the
-/// newest signed checkpoint; report the first broken link and how many
-/// entries wait for the sealer.
+/// Verify the audit trail's hash chain.
+///
+/// Recomputes the sealed hash chain and checks it against its head and the
+/// newest signed checkpoint; reports the first broken link and how many
+/// entries wait for the sealer. Changes nothing.
 #[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])),
     responses((status = 200, description = "Verification result", body = VerifyOut)))]
 #[get("/audit/verify")]
@@ -48,9 +53,11 @@ async fn verify_audit(state: web::Data<AppState>, actor: Actor) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Prove that the trail still extends a checkpoint kept outside the
-/// database: the chain is intact and holds `hash` at `seq`. A `signature`,
-/// when given, must be this service's (422 otherwise).
+/// Verify that the trail still extends a checkpoint kept outside the database.
+///
+/// Proves that the chain is intact and holds `hash` at `seq`. A `signature`,
+/// when given, must be this service's (422 otherwise). Changes nothing: the
+/// same checkpoint can be verified any number of times.
 #[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])), request_body = CheckpointInput,
     responses((status = 200, description = "Verification result", body = VerifyOut)))]
 #[post("/audit/verify")]
@@ -65,6 +72,11 @@ async fn verify_audit_checkpoint(
 }
 
 /// Signed checkpoints of the chain head, newest first.
+///
+/// Each names a `seq`, the chain's `hash` there, when, and an Ed25519
+/// `signature` (verify it with `GET /v1/audit/public-key`): keep them outside
+/// the database to prove later that the trail was not rewritten.
+/// Cursor-paginated; pass `next_cursor` as `?after=`.
 #[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])), params(CheckpointFilter),
     responses((status = 200, description = "A page of checkpoints", body = Page<CheckpointOut>)))]
 #[get("/audit/checkpoints")]
@@ -78,6 +90,9 @@ async fn list_checkpoints(
 }
 
 /// The Ed25519 public key that checkpoint signatures verify with.
+///
+/// The key the service signs checkpoints with, to verify them outside the
+/// service. Changes only when the signing key is rotated.
 #[utoipa::path(tag = "audit", security(("bearer" = ["audit:read"])),
     responses((status = 200, description = "The public key", body = PublicKeyOut)))]
 #[get("/audit/public-key")]

@@ -26,6 +26,12 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Create a client.
+///
+/// Validates every field at once (a 422 lists each failing one): the SIREN's
+/// and SIRET's Luhn keys, a SIRET that carries the SIREN, a French VAT number
+/// that carries it too, `currency` required with `annual_revenue_cents`. 409
+/// `already_exists` for a SIREN or SIRET already on file. Emits
+/// `client.created`. With `Idempotency-Key`, a retry replays the first answer.
 #[utoipa::path(tag = "clients", security(("bearer" = ["clients:write"])),
     request_body = ClientInput,
     responses((status = 201, description = "Created", body = ClientOut,
@@ -37,6 +43,12 @@ async fn create_client(state: web::Data<AppState>, actor: Actor, body: JsonBody)
 }
 
 /// List clients.
+///
+/// Cursor-paginated: oldest first by `created_at` (or least recently updated
+/// first with `sort=updated_at`); pass `next_cursor` as `?after=` for the next
+/// page, `null` on the last. Filters combine with AND. A cursor is valid only
+/// for the sort order that made it (422 otherwise). Each row carries its
+/// stats, `spent_last_12m_cents` computed at read time.
 #[utoipa::path(tag = "clients", security(("bearer" = ["clients:read"])), params(ClientFilter),
     responses((status = 200, description = "A page of clients", body = Page<ClientOut>)))]
 #[get("/clients")]
@@ -50,16 +62,31 @@ async fn list_clients(
 }
 
 /// Get a client.
+///
+/// With its stats and an `ETag` (its version) to send as `If-Match` on a later
+/// PATCH or DELETE. 404 for an unknown id; 301 to the survivor for a client merged
+/// into another one.
 #[utoipa::path(tag = "clients", security(("bearer" = ["clients:read"])),
-    responses((status = 200, description = "The client", body = ClientOut, headers(("ETag" = String)))))]
+    responses((status = 200, description = "The client", body = ClientOut, headers(("ETag" = String))),
+        (status = 301, description = "Merged into the client at `Location`", headers(("Location" = String)))))]
 #[get("/clients/{id}")]
 async fn get_client(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |c| clients::get(c, &actor, id)).await?;
-    Ok(ok_versioned(out.version, &out))
+    let read = move |c: &mut diesel::PgConnection| clients::get(c, &actor, id);
+    match super::quality::read_or_forward(&state, "clients", id, read, crate::services::merge::client_survivor).await? {
+        Ok(out) => Ok(ok_versioned(out.version, &out)),
+        Err(moved) => Ok(moved),
+    }
 }
 
 /// Update a client with a JSON merge patch (RFC 7396).
+///
+/// Send only the fields to change (`application/merge-patch+json`); `null`
+/// clears a field, except `name`. The patched client must pass the same
+/// validation as a creation (422 listing every failing field). With
+/// `If-Match`, 412 when the client changed since that ETag. A patch that
+/// changes nothing answers 200 with the same version and emits nothing;
+/// otherwise the version moves and `client.updated` is emitted.
 #[utoipa::path(tag = "clients", security(("bearer" = ["clients:write"])),
     params(("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
     request_body(content = ClientInput, content_type = "application/merge-patch+json"),
@@ -78,6 +105,11 @@ async fn update_client(
 }
 
 /// Delete a client (409 while orders reference it; its contacts are detached).
+///
+/// 409 `in_use` while an order references the client (delete or move the
+/// orders first). Its contacts stay, with `client_id` cleared. With
+/// `If-Match`, 412 when the client changed since that ETag. Emits
+/// `client.deleted`. Deleting again answers 404.
 #[utoipa::path(tag = "clients", security(("bearer" = ["clients:write"])),
     params(("If-Match" = Option<String>, Header, description = "ETag the deletion applies to")),
     responses((status = 204, description = "Deleted")))]
@@ -94,6 +126,9 @@ async fn delete_client(
 }
 
 /// List the contacts of a client.
+///
+/// `GET /v1/contacts` restricted to this client, with the same filters and
+/// cursor paging. 404 when the client does not exist.
 #[utoipa::path(tag = "clients", security(("bearer" = ["contacts:read"])), params(ContactFilter),
     responses((status = 200, description = "A page of contacts", body = Page<ContactOut>)))]
 #[get("/clients/{id}/contacts")]
@@ -114,6 +149,9 @@ async fn list_client_contacts(
 }
 
 /// List the orders of a client.
+///
+/// `GET /v1/orders` restricted to this client, with the same filters and
+/// cursor paging. 404 when the client does not exist.
 #[utoipa::path(tag = "clients", security(("bearer" = ["orders:read"])), params(OrderFilter),
     responses((status = 200, description = "A page of orders", body = Page<OrderOut>)))]
 #[get("/clients/{id}/orders")]

@@ -28,6 +28,13 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 /// A grant needs `collected_at`, `channel`, `proof.method` and `proof.wording`;
 /// `pre_checked` and `terms_acceptance` are refused. A withdrawal needs only
 /// `purpose` and `status`.
+///
+/// Events are never updated nor deleted: the latest per purpose is the
+/// current state. `purpose` must be a key of `/v1/purposes` (422
+/// `unknown_purpose`). 409 `restricted` for a grant while the contact's
+/// processing is restricted (withdrawals are always accepted). Emits
+/// `consent.granted` or `consent.withdrawn`. With `Idempotency-Key`, a retry
+/// replays the first answer.
 #[utoipa::path(tag = "consents", security(("bearer" = ["consents:write"])),
     request_body = ConsentInput,
     responses((status = 201, description = "Recorded", body = ConsentEvent)))]
@@ -44,6 +51,10 @@ async fn record_consent(
 }
 
 /// The current consent state per purpose (the latest event of each).
+///
+/// One event per purpose ever recorded for the contact, granted or
+/// withdrawn, with its proof. Unpaginated. 404 when the contact does not
+/// exist.
 #[utoipa::path(tag = "consents", security(("bearer" = ["consents:read"])),
     responses((status = 200, description = "Latest event per purpose", body = List<ConsentEvent>)))]
 #[get("/contacts/{id}/consents")]
@@ -58,6 +69,10 @@ async fn current_consents(
 }
 
 /// Every consent event of a contact, oldest first.
+///
+/// The full ledger, with each event's proof and who recorded it: what makes
+/// consent demonstrable (Art. 7(1)). Unpaginated. 404 when the contact does
+/// not exist.
 #[utoipa::path(tag = "consents", security(("bearer" = ["consents:read"])),
     responses((status = 200, description = "Every event", body = List<ConsentEvent>)))]
 #[get("/contacts/{id}/consents/history")]
@@ -72,6 +87,9 @@ async fn consent_history(
 }
 
 /// List the purposes consents refer to.
+///
+/// Every purpose with its lawful basis, retention and whether it is
+/// marketing (objection withdraws marketing consents). Unpaginated.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:read"])),
     responses((status = 200, description = "Every purpose", body = List<PurposeOut>)))]
 #[get("/purposes")]
@@ -81,6 +99,11 @@ async fn list_purposes(state: web::Data<AppState>, actor: Actor) -> Result<HttpR
 }
 
 /// Create a purpose.
+///
+/// `key` (lowercase letters, digits and underscores, starting with a letter)
+/// is what consents name, and immutable once made. 409 `already_exists` for a
+/// key on file. Audited. With `Idempotency-Key`, a retry replays the first
+/// answer.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:write"])),
     request_body = PurposeInput,
     responses((status = 201, description = "Created", body = PurposeOut, headers(("Location" = String), ("ETag" = String)))))]
@@ -91,6 +114,10 @@ async fn create_purpose(state: web::Data<AppState>, actor: Actor, body: JsonBody
 }
 
 /// Update a purpose (merge patch; the key is immutable).
+///
+/// Send only the fields to change (`application/merge-patch+json`); a
+/// different `key` is a 422 `immutable`. With `If-Match`, 412 when the
+/// purpose changed since that ETag. 404 for an unknown key. Audited.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:write"])),
     params(("key" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
     request_body(content = PurposeInput, content_type = "application/merge-patch+json"),

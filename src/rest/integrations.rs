@@ -28,9 +28,10 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
         .service(revoke_token);
 }
 
-/// The change feed in the order of record: every create, update, delete,
-/// consent, request step, erasure and audit checkpoint, limited to what the
-/// token may read. Kept 30 days.
+/// The change feed, in the order of record.
+///
+/// Every create, update, delete, consent, request step, erasure and audit
+/// checkpoint, limited to what the token may read. Kept 30 days.
 ///
 /// The guarantee: a poller that follows `next_cursor` never misses an event
 /// that committed, however long the transaction that wrote it ran and
@@ -54,6 +55,13 @@ async fn event_feed(
 }
 
 /// Subscribe a URL to events; the answer carries the signing secret, once.
+///
+/// `url` must be https (unless private networks are allowed) without
+/// credentials, on a host resolving to public addresses only (422
+/// otherwise); `events` are types or patterns (`contact.*`). Deliveries are
+/// signed (`Clientele-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+/// "<t>.<body>">`) and retried for 3 days. Store the `secret`: it is never
+/// shown again. With `Idempotency-Key`, a retry replays the first answer.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])), request_body = WebhookInput,
     responses((status = 201, description = "Created", body = WebhookOut, headers(("Location" = String), ("ETag" = String)))))]
 #[post("/webhooks")]
@@ -64,6 +72,9 @@ async fn create_webhook(state: web::Data<AppState>, actor: Actor, body: JsonBody
 }
 
 /// List subscriptions (without their secrets).
+///
+/// Every subscription with its events, whether it is enabled, and since when
+/// it has been failing. Unpaginated.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])),
     responses((status = 200, description = "Subscriptions", body = List<WebhookOut>)))]
 #[get("/webhooks")]
@@ -73,6 +84,9 @@ async fn list_webhooks(state: web::Data<AppState>, actor: Actor) -> Result<HttpR
 }
 
 /// Get a subscription.
+///
+/// Without its secret, with an `ETag` to send as `If-Match` on a later
+/// PATCH. 404 for an unknown id.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])),
     responses((status = 200, description = "The subscription", body = WebhookOut, headers(("ETag" = String)))))]
 #[get("/webhooks/{id}")]
@@ -83,6 +97,12 @@ async fn get_webhook(state: web::Data<AppState>, actor: Actor, id: web::Path<Uui
 }
 
 /// Update a subscription (merge patch of `url`, `events`, `enabled`).
+///
+/// Send only the fields to change (`application/merge-patch+json`); a new
+/// `url` is checked as on creation. Setting `enabled: true` again clears the
+/// failure state of a subscription that was disabled. With `If-Match`, 412
+/// when it changed since that ETag. A patch that changes nothing answers 200
+/// unchanged. The secret stays the same. Audited.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])),
     params(("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
     request_body(content = WebhookInput, content_type = "application/merge-patch+json"),
@@ -102,6 +122,9 @@ async fn update_webhook(
 }
 
 /// Delete a subscription and its pending deliveries.
+///
+/// Its deliveries and their attempts go with it; nothing more is sent.
+/// Audited. Deleting again answers 404.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])),
     responses((status = 204, description = "Deleted")))]
 #[delete("/webhooks/{id}")]
@@ -116,6 +139,10 @@ async fn delete_webhook(
 }
 
 /// Deliveries of a subscription with their latest attempts.
+///
+/// Oldest first, cursor-paginated (pass `next_cursor` as `?after=`); filter by
+/// `status` (`pending`, `succeeded`, `failed` after 3 days of retries). 404
+/// for an unknown subscription.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])), params(DeliveryFilter),
     responses((status = 200, description = "A page of deliveries", body = Page<DeliveryOut>)))]
 #[get("/webhooks/{id}/deliveries")]
@@ -131,6 +158,10 @@ async fn list_deliveries(
 }
 
 /// Queue an event for delivery again, now.
+///
+/// Whether or not it was delivered before: the delivery becomes `pending`
+/// with its next attempt now (asking again only requeues it). 404 for an
+/// unknown subscription or event. Audited.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["webhooks:manage"])),
     params(("id" = Uuid, Path), ("event_id" = Uuid, Path)),
     responses((status = 202, description = "Queued")))]
@@ -146,6 +177,11 @@ async fn redeliver(
 }
 
 /// Revoke a token by its `jti`: later uses answer 401.
+///
+/// Takes effect on every instance within about 5 seconds (the revocation
+/// list is refreshed in the background). Revoking a `jti` again answers the
+/// first revocation's time. Audited. With `Idempotency-Key`, a retry replays
+/// the first answer.
 #[utoipa::path(tag = "integrations", security(("bearer" = ["tokens:manage"])), request_body = RevokeInput,
     responses((status = 200, description = "Revoked", body = RevokedOut)))]
 #[post("/tokens/revoke")]

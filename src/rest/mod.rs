@@ -9,10 +9,13 @@ pub mod contacts;
 pub mod contract;
 pub mod docs;
 pub mod dsar;
+pub mod exports;
 pub mod integrations;
 pub mod orders;
+pub mod quality;
 pub mod reach;
 pub mod register;
+pub mod segments;
 pub mod sync;
 pub mod system;
 
@@ -33,12 +36,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(crate::http::idempotency::idempotency))
             // Answers may hold personal data: never cached (replays included).
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .configure(segments::configure)
+            .configure(quality::configure)
             .configure(clients::configure)
             .configure(contacts::configure)
             .configure(orders::configure)
             .configure(consents::configure)
             .configure(reach::configure)
             .configure(dsar::configure)
+            .configure(exports::configure)
             .configure(register::configure)
             .configure(audit::configure)
             .configure(sync::configure)

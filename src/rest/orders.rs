@@ -24,6 +24,14 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Create an order (409 if its `(source, external_id)` exists: use PUT to upsert).
+///
+/// Owned by a `client_id`, a `contact_id`, or a `customer` matched by email
+/// (a new contact is created under `lawful_basis: contract` when none
+/// matches). The first order that is not cancelled makes its client
+/// `customer`; the owners' stats move in the same transaction. Line names
+/// are checked for special-category data. 409 `already_exists` when its
+/// `(source, external_id)` is on file. Emits `order.created`. With
+/// `Idempotency-Key`, a retry replays the first answer.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:write"])),
     request_body = OrderInput,
     responses((status = 201, description = "Created", body = OrderOut,
@@ -37,7 +45,10 @@ async fn create_order(state: web::Data<AppState>, actor: Actor, body: JsonBody) 
 /// Upsert up to 1,000 orders by `(source, external_id)` in one transaction.
 ///
 /// Any invalid item: 422 listing every failing field as `orders[i].field`,
-/// nothing written. Otherwise one result per item.
+/// nothing written; every item needs an `external_id`, and two items may not
+/// share one. Otherwise one result per item (`created`, `updated` or
+/// `unchanged`), so the same batch sent again changes nothing. Body up to
+/// 10 MiB.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:write"])),
     request_body = BatchInput,
     responses((status = 200, description = "Per-item results", body = BatchOut)))]
@@ -54,6 +65,13 @@ async fn batch_orders(
 }
 
 /// Create or replace the order with this `(source, external_id)`.
+///
+/// The idempotent write for a shop plugin: the same body sent again answers
+/// 200 `unchanged` with the same version. 201 with `Location` when created,
+/// 200 when replaced. A `source` or `external_id` in the body must match the
+/// path (422 `mismatch`). `If-Match: *` or an ETag requires the order to
+/// exist (412 otherwise); without `If-Match`, the last write wins. The
+/// owners' stats and statuses move in the same transaction.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:write"])),
     params(("source" = String, Path), ("external_id" = String, Path),
         ("If-Match" = Option<String>, Header, description = "ETag the replacement applies to")),
@@ -82,6 +100,11 @@ async fn upsert_order(
 }
 
 /// List orders.
+///
+/// Cursor-paginated: oldest first by `created_at` (or least recently updated
+/// first with `sort=updated_at`); pass `next_cursor` as `?after=` for the next
+/// page, `null` on the last. Filters combine with AND. Each order carries its
+/// lines.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:read"])), params(OrderFilter),
     responses((status = 200, description = "A page of orders", body = Page<OrderOut>)))]
 #[get("/orders")]
@@ -95,6 +118,9 @@ async fn list_orders(
 }
 
 /// Get an order.
+///
+/// With its lines and an `ETag` (its version) to send as `If-Match` on a
+/// later PATCH or DELETE. 404 for an unknown id.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:read"])),
     responses((status = 200, description = "The order", body = OrderOut, headers(("ETag" = String)))))]
 #[get("/orders/{id}")]
@@ -105,6 +131,12 @@ async fn get_order(state: web::Data<AppState>, actor: Actor, id: web::Path<Uuid>
 }
 
 /// Update an order with a JSON merge patch (RFC 7396; `lines` replaces every line).
+///
+/// Send only the fields to change (`application/merge-patch+json`); `lines`,
+/// when sent, replaces them all. The patched order must pass the same
+/// validation as a creation (422 listing every failing field). With
+/// `If-Match`, 412 when the order changed since that ETag. The owners' stats
+/// move in the same transaction; emits `order.updated`.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:write"])),
     params(("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
     request_body(content = OrderInput, content_type = "application/merge-patch+json"),
@@ -123,6 +155,10 @@ async fn update_order(
 }
 
 /// Delete an order.
+///
+/// Its lines go with it and its owners' stats are recomputed in the same
+/// transaction. With `If-Match`, 412 when the order changed since that ETag.
+/// Emits `order.deleted`. Deleting again answers 404.
 #[utoipa::path(tag = "orders", security(("bearer" = ["orders:write"])),
     params(("If-Match" = Option<String>, Header, description = "ETag the deletion applies to")),
     responses((status = 204, description = "Deleted")))]

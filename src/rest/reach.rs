@@ -76,6 +76,13 @@ async fn create_unsubscribe_links(
 }
 
 /// Record the Art. 14 notice sent to a contact (it names the data's source).
+///
+/// For data not obtained from the person (bought, or received from a
+/// partner): records the channel, template version and `sent_at` (default
+/// now, never in the future), sets the contact's `art14_notice_sent_at`,
+/// which unblocks it in reachability checks, and emits `contact.updated`.
+/// Recording it again adds another notice. 404 when the contact does not
+/// exist.
 #[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:write"])), request_body = NoticeInput,
     responses((status = 201, description = "Recorded", body = NoticeOut)))]
 #[post("/contacts/{id}/notices")]
@@ -91,6 +98,10 @@ async fn record_notice(
 }
 
 /// Contacts owed an Art. 14 notice, soonest due first (`overdue` when past).
+///
+/// Each with the provenance the notice must name. Cursor-paginated; pass
+/// `next_cursor` as `?after=`. `due_before` narrows to the notices due before
+/// an instant.
 #[utoipa::path(tag = "contacts", security(("bearer" = ["contacts:read"])), params(DueFilter),
     responses((status = 200, description = "A page of notices due", body = Page<DueOut>)))]
 #[get("/notices/due")]

@@ -24,6 +24,9 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// The Art. 30 record of processing activities, with purposes and retention.
+///
+/// One document: the processing activities, the purposes consents refer to
+/// and the retention policies. Access exports quote it.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:read"])),
     responses((status = 200, description = "The register", body = RegisterOut)))]
 #[get("/register")]
@@ -33,6 +36,10 @@ async fn get_register(state: web::Data<AppState>, actor: Actor) -> Result<HttpRe
 }
 
 /// Add a processing activity to the register.
+///
+/// Validates every field at once (a 422 lists each failing one). Audited
+/// (`register.activity_created`). With `Idempotency-Key`, a retry replays the
+/// first answer.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:write"])), request_body = ActivityInput,
     responses((status = 201, description = "Created", body = ActivityOut, headers(("Location" = String), ("ETag" = String)))))]
 #[post("/register/activities")]
@@ -42,6 +49,11 @@ async fn create_activity(state: web::Data<AppState>, actor: Actor, body: JsonBod
 }
 
 /// Update a processing activity (merge patch).
+///
+/// Send only the fields to change (`application/merge-patch+json`); the
+/// patched activity must pass the same validation as a creation. With
+/// `If-Match`, 412 when it changed since that ETag. A patch that changes
+/// nothing answers 200 with the same version. 404 for an unknown id. Audited.
 #[utoipa::path(tag = "register", security(("bearer" = ["register:write"])),
     params(("If-Match" = Option<String>, Header, description = "ETag the update applies to")),
     request_body(content = ActivityInput, content_type = "application/merge-patch+json"),
@@ -60,6 +72,10 @@ async fn update_activity(
 }
 
 /// Retention policies per status.
+///
+/// For each contact status: the days after which an inactive contact is due
+/// for erasure (`null`: kept), and what the clock counts from (`last_order`
+/// or `last_interaction`). Unpaginated.
 #[utoipa::path(tag = "retention", security(("bearer" = ["register:read"])),
     responses((status = 200, description = "Policies", body = List<PolicyOut>)))]
 #[get("/retention/policies")]
@@ -69,6 +85,12 @@ async fn get_policies(state: web::Data<AppState>, actor: Actor) -> Result<HttpRe
 }
 
 /// Set retention policies (the statuses listed; others unchanged).
+///
+/// Each listed status gets its `days` and `basis` (default `last_interaction`
+/// for prospects, `last_order` otherwise); statuses not listed keep theirs,
+/// so sending the same policies again leaves them as they are. Audited. The
+/// answer is every policy. Nothing is erased here: see
+/// `POST /v1/retention/run`.
 #[utoipa::path(tag = "retention", security(("bearer" = ["register:write"])), request_body = PoliciesInput,
     responses((status = 200, description = "Policies", body = List<PolicyOut>)))]
 #[put("/retention/policies")]
@@ -78,6 +100,12 @@ async fn put_policies(state: web::Data<AppState>, actor: Actor, body: JsonBody) 
 }
 
 /// List (dry run, the default) or erase the contacts past their retention period.
+///
+/// `dry_run` defaults to true: the answer lists what is due (up to 1,000
+/// contacts per run; restricted contacts never). With `dry_run=false`, each
+/// contact still due is erased in a transaction of its own, as an erasure
+/// would (its email suppressed), and the run is audited; run it again for
+/// the next 1,000.
 #[utoipa::path(tag = "retention", security(("bearer" = ["retention:run"])), params(RunParams),
     responses((status = 200, description = "What is due, and what was erased", body = RunOut)))]
 #[post("/retention/run")]

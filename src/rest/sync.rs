@@ -17,15 +17,17 @@ pub(super) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(sync_clients).service(sync_contacts).service(sync_orders);
 }
 
-/// Mirror the companies. Without `token`: every row, paged by `next_cursor`;
-/// the last page carries a `sync_token` instead. With `?token=`: the rows
-/// changed since that token, as `GET` returns them, and `{id, deleted: true,
-/// reason}` tombstones for rows deleted, erased or merged. A token never
-/// skips a committed change, however long the transaction that made it ran
-/// and however many replicas write: changes appear once every transaction
-/// that could precede them has ended. A row may come more than once;
-/// the newest copy wins. A token older than the change history kept (30
-/// days) answers 410: sync again without a token.
+/// Mirror the companies (delta sync).
+///
+/// Without `token`: every row, paged by `next_cursor`; the last page carries
+/// a `sync_token` instead. With `?token=`: the rows changed since that token,
+/// as `GET` returns them, and `{id, deleted: true, reason}` tombstones for
+/// rows deleted, erased or merged. A token never skips a committed change,
+/// however long the transaction that made it ran and however many replicas
+/// write: changes appear once every transaction that could precede them has
+/// ended. A row may come more than once; the newest copy wins. A token older
+/// than the change history kept (30 days) answers 410: sync again without a
+/// token.
 #[utoipa::path(tag = "sync", security(("bearer" = ["clients:read"])), params(SyncQuery),
     responses((status = 200, description = "A page of the sync", body = SyncPage<ClientOut>),
         (status = 410, description = "The token is older than the history kept", body = crate::error::Problem)))]
@@ -39,8 +41,12 @@ async fn sync_clients(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Mirror the people, as `GET /v1/sync/clients` does the companies. An
-/// erased person comes back as a tombstone with `reason: "erased"` and no data.
+/// Mirror the people (delta sync).
+///
+/// As `GET /v1/sync/clients` does the companies: a full pass paged by
+/// `next_cursor`, then the changes since each `sync_token`, with tombstones.
+/// An erased person comes back as a tombstone with `reason: "erased"` and no
+/// data. 410 for a token older than the history kept (30 days).
 #[utoipa::path(tag = "sync", security(("bearer" = ["contacts:read"])), params(SyncQuery),
     responses((status = 200, description = "A page of the sync", body = SyncPage<ContactOut>),
         (status = 410, description = "The token is older than the history kept", body = crate::error::Problem)))]
@@ -54,7 +60,11 @@ async fn sync_contacts(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Mirror the orders, as `GET /v1/sync/clients` does the companies.
+/// Mirror the orders (delta sync).
+///
+/// As `GET /v1/sync/clients` does the companies: a full pass paged by
+/// `next_cursor`, then the changes since each `sync_token`, with tombstones
+/// for deleted orders. 410 for a token older than the history kept (30 days).
 #[utoipa::path(tag = "sync", security(("bearer" = ["orders:read"])), params(SyncQuery),
     responses((status = 200, description = "A page of the sync", body = SyncPage<OrderOut>),
         (status = 410, description = "The token is older than the history kept", body = crate::error::Problem)))]

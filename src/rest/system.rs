@@ -17,14 +17,20 @@ pub struct Health {
 }
 
 /// The process is alive.
-#[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
+///
+/// Answers `{"status": "ok"}` without touching the database: a liveness
+/// probe. Public.
+#[utoipa::path(tag = "system", security(()), responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// The database is reachable (503 with Retry-After otherwise).
-#[utoipa::path(tag = "system", responses(
+///
+/// Pings the database through the pool: a readiness probe for load
+/// balancers. 503 with `Retry-After` while it cannot. Public.
+#[utoipa::path(tag = "system", security(()), responses(
     (status = 200, description = "Ready", body = Health),
     (status = 503, description = "Database unreachable", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/readyz")]
@@ -37,7 +43,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
 }
 
 /// Prometheus metrics (text exposition format).
-#[utoipa::path(tag = "system", responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)))]
+///
+/// Request counts and durations per route and status, the pool's
+/// connections and the lag of the record horizon
+/// (`record_horizon_lag_seconds`). Public: expose it only to your scraper's
+/// network.
+#[utoipa::path(tag = "system", security(()), responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +11,7 @@ use validator::Validate;
 
 use super::audit;
 use super::events;
-use super::stats::{self, Owner, Stats};
+use super::stats::Stats;
 use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched, to_doc};
 use crate::auth::{Actor, Scope};
 use crate::db::schema::clients;
@@ -141,8 +141,8 @@ fn status_of(s: &str) -> Status {
 }
 
 impl ClientOut {
-    /// Builds the answer from a row and its 12-month spend.
-    pub(crate) fn from_row(c: Client, spent_12m: i64) -> Self {
+    /// Builds the answer from a row.
+    pub(crate) fn from_row(c: Client) -> Self {
         ClientOut {
             id: c.id,
             name: c.name,
@@ -164,7 +164,7 @@ impl ClientOut {
             stats: Stats {
                 orders_count: c.orders_count,
                 total_spent_cents: c.total_spent_cents,
-                spent_last_12m_cents: spent_12m,
+                spent_last_12m_cents: c.spent_last_12m_cents,
                 first_order_at: c.first_order_at,
                 last_order_at: c.last_order_at,
                 last_order_total_cents: c.last_order_total_cents,
@@ -176,7 +176,7 @@ impl ClientOut {
     }
 
     /// The writable document of this client, the base of a merge patch.
-    fn input(&self) -> ClientInput {
+    pub(crate) fn input(&self) -> ClientInput {
         ClientInput {
             name: Some(self.name.clone()),
             status: Some(self.status),
@@ -272,10 +272,8 @@ pub fn out_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<ClientOut>,
     model::find(conn, id, false)?.map(|c| out(conn, c)).transpose()
 }
 
-fn out(conn: &mut PgConnection, c: Client) -> Result<ClientOut, AppError> {
-    let spent = stats::spent_last_12m(conn, Owner::Client, &[c.id])?;
-    let s = spent.get(&c.id).copied().unwrap_or(0);
-    Ok(ClientOut::from_row(c, s))
+fn out(_conn: &mut PgConnection, c: Client) -> Result<ClientOut, AppError> {
+    Ok(ClientOut::from_row(c))
 }
 
 /// `POST /v1/clients`.
@@ -320,7 +318,7 @@ pub fn update(
         let current = ClientWrite::from(&row);
         // A request that fails validation is a 422 whatever its If-Match;
         // 412 is for a valid change aimed at another version.
-        let write = validate(patched(&ClientOut::from_row(row.clone(), 0).input(), patch)?)?;
+        let write = validate(patched(&ClientOut::from_row(row.clone()).input(), patch)?)?;
         pre.check(row.version)?;
         if write == current {
             return out(conn, row);
@@ -391,55 +389,63 @@ pub fn like_prefix(q: &str) -> String {
 
 /// `GET /v1/clients`.
 pub fn list(conn: &mut PgConnection, actor: &Actor, f: ClientFilter) -> Result<Page<ClientOut>, AppError> {
+    list_with(conn, actor, f, None).map(|(page, _)| page)
+}
+
+/// A list page with a segment filter ANDed to the list's parameters
+/// (GraphQL's `filter:`), and the condition it ran (for `totalCount`).
+pub fn list_with(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    f: ClientFilter,
+    segment: Option<&Value>,
+) -> Result<(Page<ClientOut>, super::segments::Condition), AppError> {
+    use serde_json::json;
     actor.require(Scope::ClientsRead)?;
     let page = PageRequest::parse(f.limit, f.after.as_deref(), f.sort)?;
-    let mut q = clients::table.select(Client::as_select()).into_boxed();
+    // The list's parameters are conditions of the segment language: one
+    // implementation, one set of indexes.
+    let c = |field: &str, op: &str, value: Value| json!({"field": field, "op": op, "value": value});
+    let mut params: Vec<(&str, Value)> = Vec::new();
     if let Some(s) = f.status {
-        q = q.filter(clients::status.eq(s.as_str()));
+        params.push(("status", c("status", "eq", json!(s.as_str()))));
     }
     if let Some(s) = f.sector {
-        q = q.filter(clients::sector.eq(s));
+        params.push(("sector", c("sector", "eq", json!(s))));
     }
     if let Some(n) = f.naf_code {
-        let n = NafCode::parse(&n).map_err(|e| AppError::field("naf_code", e.code, e.message))?;
-        q = q.filter(clients::naf_code.eq(n.as_str().to_owned()));
+        params.push(("naf_code", c("naf_code", "eq", json!(n))));
     }
     if let Some(t) = f.tag {
-        q = q.filter(diesel::dsl::sql::<Bool>("clients.tags @> jsonb_build_array(").bind::<Text, _>(t).sql(")"));
+        params.push(("tag", c("tags", "contains", json!(t))));
     }
-    if let Some(p) = f.q {
-        q = q.filter(diesel::dsl::sql::<Bool>("lower(clients.name) LIKE ").bind::<Text, _>(like_prefix(&p)));
+    if let Some(q) = f.q {
+        params.push(("q", c("q", "prefix", json!(q))));
     }
-    if let Some(v) = f.employee_count_gte {
-        q = q.filter(clients::employee_count.ge(v));
-    }
-    if let Some(v) = f.employee_count_lte {
-        q = q.filter(clients::employee_count.le(v));
-    }
-    if let Some(v) = f.annual_revenue_gte {
-        q = q.filter(clients::annual_revenue_cents.ge(v));
-    }
-    if let Some(v) = f.annual_revenue_lte {
-        q = q.filter(clients::annual_revenue_cents.le(v));
-    }
-    if let Some(v) = f.spent_last_12m_gte {
-        q = q.filter(diesel::dsl::sql::<Bool>(&format!("{} >= ", Owner::Client.spent_12m_sql())).bind::<BigInt, _>(v));
+    for (name, field, op, v) in [
+        ("employee_count_gte", "employee_count", "gte", f.employee_count_gte.map(i64::from)),
+        ("employee_count_lte", "employee_count", "lte", f.employee_count_lte.map(i64::from)),
+        ("annual_revenue_gte", "annual_revenue_cents", "gte", f.annual_revenue_gte),
+        ("annual_revenue_lte", "annual_revenue_cents", "lte", f.annual_revenue_lte),
+        ("spent_last_12m_gte", "stats.spent_last_12m_cents", "gte", f.spent_last_12m_gte),
+    ] {
+        if let Some(v) = v {
+            params.push((name, c(field, op, json!(v))));
+        }
     }
     if let Some(v) = f.last_order_before {
-        q = q.filter(clients::last_order_at.lt(v));
+        params.push(("last_order_before", c("stats.last_order_at", "before", json!(v))));
     }
     if let Some(v) = f.last_order_after {
-        q = q.filter(clients::last_order_at.gt(v));
+        params.push(("last_order_after", c("stats.last_order_at", "after", json!(v))));
     }
     if let Some(v) = f.updated_after {
-        q = q.filter(clients::updated_at.gt(v));
+        params.push(("updated_after", c("updated_at", "after", json!(v))));
     }
-    let rows: Vec<Client> = crate::paginate!(q, clients, page).load(conn)?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let spent = stats::spent_last_12m(conn, Owner::Client, &ids)?;
-    let key = |c: &Client| (if page.sort == SortKey::UpdatedAt { c.updated_at } else { c.created_at }, c.id);
-    Ok(page.page(rows, key, |c| {
-        let s = spent.get(&c.id).copied().unwrap_or(0);
-        ClientOut::from_row(c, s)
-    }))
+    let mut cond = super::segments::list_condition(conn, super::segments::Resource::Clients, &params)?;
+    if let Some(filter) = segment {
+        cond =
+            cond.and(super::segments::body_condition(conn, super::segments::Resource::Clients, Some(filter), false)?);
+    }
+    Ok((super::segments::clients_page(conn, cond.clone(), page)?, cond))
 }

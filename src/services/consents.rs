@@ -99,7 +99,9 @@ pub struct ConsentEvent {
     pub status: ConsentStatus,
     pub channel: Option<Channel>,
     pub collected_at: DateTime<Utc>,
-    #[schema(value_type = Option<Object>)]
+    /// The proof as recorded (a `Proof`; `one_click` for a withdrawal by a
+    /// one-click unsubscribe link).
+    #[schema(value_type = Option<Proof>)]
     pub proof: Option<Value>,
     /// Token `sub` that recorded it.
     pub recorded_by: String,
@@ -281,6 +283,17 @@ pub fn events_of(conn: &mut PgConnection, contact_id: Uuid) -> Result<Vec<Consen
         .order((consent_events::collected_at, consent_events::id))
         .select(columns!())
         .load(conn)?;
+    Ok(rows.into_iter().map(event).collect())
+}
+
+/// The events of every contact in id order after `after`, `limit` at most,
+/// without scope checks (export jobs page through the ledger with it).
+pub fn page_by_id(conn: &mut PgConnection, after: Option<Uuid>, limit: i64) -> Result<Vec<ConsentEvent>, AppError> {
+    let mut q = consent_events::table.order(consent_events::id).limit(limit).select(columns!()).into_boxed();
+    if let Some(a) = after {
+        q = q.filter(consent_events::id.gt(a));
+    }
+    let rows: Vec<Row> = q.load(conn)?;
     Ok(rows.into_iter().map(event).collect())
 }
 

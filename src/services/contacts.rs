@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -10,9 +10,9 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::audit;
-use super::clients::like_prefix;
 use super::events;
-use super::stats::{self, Owner, Stats};
+use super::segments;
+use super::stats::Stats;
 use super::suppression::{self, SuppressionKey};
 use super::to_doc;
 use super::{Precondition, changed_fields, check_custom_fields, check_tags, decode, patched};
@@ -188,8 +188,8 @@ pub struct ContactOut {
 }
 
 impl ContactOut {
-    /// Builds the answer from a row and its 12-month spend.
-    pub fn from_row(c: Contact, spent_12m: i64) -> Self {
+    /// Builds the answer from a row.
+    pub fn from_row(c: Contact) -> Self {
         ContactOut {
             id: c.id,
             client_id: c.client_id,
@@ -209,7 +209,7 @@ impl ContactOut {
             stats: Stats {
                 orders_count: c.orders_count,
                 total_spent_cents: c.total_spent_cents,
-                spent_last_12m_cents: spent_12m,
+                spent_last_12m_cents: c.spent_last_12m_cents,
                 first_order_at: c.first_order_at,
                 last_order_at: c.last_order_at,
                 last_order_total_cents: c.last_order_total_cents,
@@ -224,7 +224,7 @@ impl ContactOut {
         }
     }
 
-    fn input(&self) -> ContactInput {
+    pub(crate) fn input(&self) -> ContactInput {
         ContactInput {
             client_id: self.client_id,
             first_name: self.first_name.clone(),
@@ -302,10 +302,8 @@ pub fn validate(map: Map<String, Value>) -> Result<ContactWrite, AppError> {
 }
 
 /// The answer for one row.
-pub fn out(conn: &mut PgConnection, c: Contact) -> Result<ContactOut, AppError> {
-    let spent = stats::spent_last_12m(conn, Owner::Contact, &[c.id])?;
-    let s = spent.get(&c.id).copied().unwrap_or(0);
-    Ok(ContactOut::from_row(c, s))
+pub fn out(_conn: &mut PgConnection, c: Contact) -> Result<ContactOut, AppError> {
+    Ok(ContactOut::from_row(c))
 }
 
 /// Inserts a validated contact (used by order customer matching too).
@@ -383,7 +381,7 @@ pub fn update(
         let row = model::find(conn, id, true)?.ok_or(AppError::NotFound("contact"))?;
         let current = ContactWrite::from(&row);
         // 422 before 412: see `clients::update`.
-        let write = validate(patched(&ContactOut::from_row(row.clone(), 0).input(), patch)?)?;
+        let write = validate(patched(&ContactOut::from_row(row.clone()).input(), patch)?)?;
         pre.check(row.version)?;
         refuse_restricted(&row)?;
         if write == current {
@@ -449,57 +447,53 @@ pub struct ContactFilter {
 
 /// `GET /v1/contacts` (and `GET /v1/clients/{id}/contacts`).
 pub fn list(conn: &mut PgConnection, actor: &Actor, f: ContactFilter) -> Result<Page<ContactOut>, AppError> {
+    list_with(conn, actor, f, None).map(|(page, _)| page)
+}
+
+/// A list page with a segment filter ANDed to the list's parameters
+/// (GraphQL's `filter:`), and the condition it ran (for `totalCount`).
+pub fn list_with(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    f: ContactFilter,
+    segment: Option<&Value>,
+) -> Result<(Page<ContactOut>, segments::Condition), AppError> {
+    use serde_json::json;
     actor.require(Scope::ContactsRead)?;
     let page = PageRequest::parse(f.limit, f.after.as_deref(), f.sort)?;
-    let mut q = contacts::table.select(Contact::as_select()).into_boxed();
+    // The list's parameters are conditions of the segment language: one
+    // implementation, one set of indexes.
+    let c = |field: &str, op: &str, value: Value| json!({"field": field, "op": op, "value": value});
+    let mut params: Vec<(&str, Value)> = Vec::new();
     if let Some(s) = f.status {
-        q = q.filter(contacts::status.eq(s.as_str()));
+        params.push(("status", c("status", "eq", json!(s.as_str()))));
     }
-    if let Some(c) = f.client_id {
-        q = q.filter(contacts::client_id.eq(c));
+    if let Some(id) = f.client_id {
+        params.push(("client_id", c("client_id", "eq", json!(id))));
     }
     if let Some(a) = f.audience {
-        q = q.filter(contacts::audience.eq(a.as_str()));
+        params.push(("audience", c("audience", "eq", json!(a.as_str()))));
     }
     if let Some(e) = f.email {
-        q = q.filter(diesel::dsl::sql::<Bool>("lower(contacts.email) = lower(").bind::<Text, _>(e).sql(")"));
+        params.push(("email", c("email", "eq", json!(e))));
     }
     if let Some(t) = f.tag {
-        q = q.filter(diesel::dsl::sql::<Bool>("contacts.tags @> jsonb_build_array(").bind::<Text, _>(t).sql(")"));
+        params.push(("tag", c("tags", "contains", json!(t))));
     }
-    if let Some(p) = f.q {
-        let p = like_prefix(&p);
-        q = q.filter(
-            diesel::dsl::sql::<Bool>("(lower(contacts.last_name) LIKE ")
-                .bind::<Text, _>(p.clone())
-                .sql(" OR lower(contacts.first_name) LIKE ")
-                .bind::<Text, _>(p.clone())
-                .sql(" OR lower(contacts.email) LIKE ")
-                .bind::<Text, _>(p)
-                .sql(")"),
-        );
+    if let Some(q) = f.q {
+        params.push(("q", c("q", "prefix", json!(q))));
     }
-    if let Some(purpose) = f.consent {
-        q = q.filter(
-            diesel::dsl::sql::<Bool>(
-                "NOT contacts.restricted AND NOT contacts.suppressed AND (SELECT e.status FROM consent_events e \
-                 WHERE e.contact_id = contacts.id AND e.purpose = ",
-            )
-            .bind::<Text, _>(purpose)
-            .sql(" ORDER BY e.collected_at DESC, e.id DESC LIMIT 1) = 'granted'"),
-        );
+    if let Some(p) = f.consent {
+        params.push(("consent", c("consent", "granted", json!(p))));
     }
     if let Some(v) = f.updated_after {
-        q = q.filter(contacts::updated_at.gt(v));
+        params.push(("updated_after", c("updated_at", "after", json!(v))));
     }
-    let rows: Vec<Contact> = crate::paginate!(q, contacts, page).load(conn)?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let spent = stats::spent_last_12m(conn, Owner::Contact, &ids)?;
-    let key = |c: &Contact| (if page.sort == SortKey::UpdatedAt { c.updated_at } else { c.created_at }, c.id);
-    Ok(page.page(rows, key, |c| {
-        let s = spent.get(&c.id).copied().unwrap_or(0);
-        ContactOut::from_row(c, s)
-    }))
+    let mut cond = segments::list_condition(conn, segments::Resource::Contacts, &params)?;
+    if let Some(filter) = segment {
+        cond = cond.and(segments::body_condition(conn, segments::Resource::Contacts, Some(filter), false)?);
+    }
+    Ok((segments::contacts_page(conn, cond.clone(), page)?, cond))
 }
 
 /// A new interaction with a contact.
@@ -669,7 +663,7 @@ pub fn apply_rectification(
 ) -> Result<Vec<String>, AppError> {
     let id = row.id;
     let current = ContactWrite::from(&row);
-    let write = validate(patched(&ContactOut::from_row(row, 0).input(), changes)?)?;
+    let write = validate(patched(&ContactOut::from_row(row).input(), changes)?)?;
     let fields = changed_fields(&to_doc(&current), &to_doc(&write));
     if fields.is_empty() {
         return Ok(fields);

@@ -29,6 +29,10 @@ use crate::error::AppError;
 
 const LABEL: &[u8] = b"clientele one-click unsubscribe";
 
+/// The `proof.method` of a withdrawal by a one-click link: recorded by the
+/// server, never accepted from a client (the document's `RecordedProof`).
+pub const ONE_CLICK: &str = "one_click";
+
 /// One link to make.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -212,7 +216,7 @@ pub fn one_click(conn: &mut PgConnection, token: &str, user_agent: Option<String
             channel: Some(Channel::Email),
             collected_at: None,
             proof: Some(Proof {
-                method: Some("one_click".into()),
+                method: Some(ONE_CLICK.into()),
                 ip: None,
                 user_agent: user_agent.map(|u| u.chars().take(500).collect()),
                 form_url: None,

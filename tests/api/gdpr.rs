@@ -234,8 +234,20 @@ async fn access_and_portability_exports_hold_the_subject_only() {
     assert!(!doc["processing"]["activities"][0]["recipients"].as_array().unwrap().is_empty());
     assert!(!r.raw.windows(9).any(|w| w == b"colleague"), "Art. 15(4): nobody else's data");
 
-    let r = app.get(&format!("/v1/dsar/{did}/export?format=csv"), &t).await;
+    // The ZIP has an operation of its own, which the result names;
+    // `?format=csv` (deprecated) answers the same archive.
+    assert_eq!(done["result"]["export_zip"], format!("/v1/dsar/{did}/export.zip"));
+    let r = app.get(&format!("/v1/dsar/{did}/export.zip"), &t).await;
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("content-type").as_deref(), Some("application/zip"));
+    assert_eq!(r.header("content-disposition"), Some(format!("attachment; filename=\"dsar-{did}.zip\"")));
+    let legacy = app.get(&format!("/v1/dsar/{did}/export?format=csv"), &t).await;
+    assert_eq!(legacy.header("content-type").as_deref(), Some("application/zip"));
+    let names_of = |raw: Vec<u8>| {
+        let zip = zip::ZipArchive::new(std::io::Cursor::new(raw)).unwrap();
+        zip.file_names().map(str::to_owned).collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(names_of(legacy.raw), names_of(r.raw.clone()));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.raw)).unwrap();
     let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
     for f in ["contact.csv", "orders.csv", "order_lines.csv", "consents.csv", "interactions.csv", "requests.csv"] {
@@ -252,7 +264,7 @@ async fn access_and_portability_exports_hold_the_subject_only() {
     assert!(r.body["contact"].get("stats").is_none(), "what the person provided, not derived data");
     assert_eq!(r.body["orders"].as_array().unwrap().len(), 1);
     let audit = app.get("/v1/audit?action=dsar.exported", &t).await;
-    assert_eq!(audit.body["data"].as_array().unwrap().len(), 3, "every export is audited");
+    assert_eq!(audit.body["data"].as_array().unwrap().len(), 4, "every export is audited");
 }
 
 #[actix_web::test]

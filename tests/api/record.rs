@@ -172,7 +172,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 /// Follows a sync from `token` (or from scratch) to its last page.
-async fn sync(app: &TestApp, resource: &str, token: Option<&str>) -> (Vec<Value>, String) {
+pub async fn sync(app: &TestApp, resource: &str, token: Option<&str>) -> (Vec<Value>, String) {
     let mut items = Vec::new();
     let mut path = match token {
         Some(t) => format!("/v1/sync/{resource}?limit=2&token={t}"),

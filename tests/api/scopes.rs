@@ -20,6 +20,7 @@ fn concrete(path: &str) -> String {
         .map(|seg| match seg {
             "{id}" | "{event_id}" => uuid::Uuid::now_v7().to_string(),
             "{key}" => "no_such_purpose".into(),
+            "{n}" => "1".into(),
             "{source}" => "shop".into(),
             "{external_id}" => "ext-1".into(),
             "{token}" => "A".repeat(43),

@@ -71,6 +71,18 @@ fn rules() -> Vec<(&'static str, &'static str, Value, Vec<&'static str>)> {
             vec!["contacts:write"],
         ),
         (
+            "mergeContacts",
+            "mutation($id: UUID!) { mergeContacts(survivorId: $id, mergedIds: [$id]) { dryRun } }",
+            json!({"id": id}),
+            vec!["contacts:write"],
+        ),
+        (
+            "mergeClients",
+            "mutation($id: UUID!) { mergeClients(survivorId: $id, mergedIds: [$id]) { dryRun } }",
+            json!({"id": id}),
+            vec!["clients:write"],
+        ),
+        (
             "createInteraction",
             "mutation($id: UUID!) { createInteraction(contactId: $id, input: {kind: CALL, direction: INBOUND}) { id } }",
             json!({"id": id}),

@@ -51,6 +51,8 @@ pub fn config(url: &str) -> Config {
         log_json: false,
         suppression_key: Some(SUPPRESSION_KEY.to_owned().into()),
         retention_sweep: None,
+        // One directory per test database, so tests never see each other's files.
+        export_dir: std::env::temp_dir().join("clientele-test-exports").join(url.rsplit('/').next().unwrap_or("db")),
         webhook_allow_private: true,
         audit_signing_key: Some(AUDIT_SIGNING_KEY.to_owned().into()),
         events_retention_days: 30,
