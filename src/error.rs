@@ -152,9 +152,11 @@ impl AppError {
             AppError::PayloadTooLarge(limit) => {
                 ("payload-too-large", "Payload too large", format!("the body exceeds {limit} bytes"))
             }
-            AppError::UnsupportedMediaType => {
-                ("unsupported-media-type", "Unsupported media type", "send the body as application/json".into())
-            }
+            AppError::UnsupportedMediaType => (
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as application/json (imports: text/csv or application/x-ndjson)".into(),
+            ),
             AppError::Validation(errs) => {
                 ("validation", "Validation failed", format!("{} field(s) failed validation", errs.len()))
             }

@@ -2,7 +2,7 @@
 //! verification mails of data-subject requests (with `CLIENTELE_SMTP_URL`),
 //! the refresh of revoked tokens, the hourly purges (idempotency keys, events
 //! past their retention), the expiry of unverified requests, the 12-month
-//! spend window, export jobs and the deletion of their expired files, and the
+//! spend window, export and import jobs and the deletion of expired ones, and the
 //! retention sweep (off unless `CLIENTELE_RETENTION_SWEEP` is set). Each runs in every replica; the ones
 //! that must run once coordinate in the database (the sealer's advisory
 //! lock, `SKIP LOCKED` leases of deliveries and claims of export jobs).
@@ -146,6 +146,26 @@ pub fn spawn(state: &AppState) {
             }
         }
     });
+    // Import jobs, one at a time per replica, like exports; a job left
+    // running by a dead replica resumes at its first unprocessed row once
+    // its heartbeat is stale.
+    let imports = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            loop {
+                match crate::services::imports::run_next(&imports).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "import worker failed");
+                        break;
+                    }
+                }
+            }
+        }
+    });
     let expired = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
@@ -157,6 +177,12 @@ pub fn spawn(state: &AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(jobs = n, "expired exports deleted"),
                 Err(e) => tracing::warn!(error = %e, "expired exports not deleted"),
+            }
+            let run = |c: &mut diesel::PgConnection| Ok(crate::services::imports::sweep(c, chrono::Utc::now())?);
+            match db::run(&expired.pool, run).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "expired imports deleted"),
+                Err(e) => tracing::warn!(error = %e, "expired imports not deleted"),
             }
         }
     });

@@ -44,6 +44,7 @@ scopes! {
     RegisterWrite => "register:write",
     RetentionRun => "retention:run",
     ExportsRun => "exports:run",
+    ImportsRun => "imports:run",
     WebhooksManage => "webhooks:manage",
     TokensManage => "tokens:manage",
     Admin => "admin",

@@ -294,6 +294,57 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_errors (job_id, line, seq) {
+        job_id -> Uuid,
+        line -> Int8,
+        seq -> Int4,
+        field -> Text,
+        code -> Text,
+        message -> Text,
+    }
+}
+
+diesel::table! {
+    import_jobs (id) {
+        id -> Uuid,
+        status -> Text,
+        resource -> Text,
+        format -> Text,
+        match_on -> Nullable<Text>,
+        dry_run -> Bool,
+        provenance -> Nullable<Jsonb>,
+        requested_by -> Text,
+        request_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        body_sha256 -> Nullable<Text>,
+        bytes -> Int8,
+        attempt -> Int4,
+        rows_total -> Int8,
+        rows_done -> Int8,
+        created -> Int8,
+        updated -> Int8,
+        unchanged -> Int8,
+        failed -> Int8,
+        skipped -> Int8,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    import_rows (job_id, n) {
+        job_id -> Uuid,
+        n -> Int8,
+        line -> Int8,
+        data -> Text,
+    }
+}
+
+diesel::table! {
     interactions (id) {
         id -> Uuid,
         contact_id -> Uuid,
@@ -481,6 +532,8 @@ diesel::joinable!(unsubscribe_links -> contacts (contact_id));
 diesel::joinable!(consent_events -> purposes (purpose));
 diesel::joinable!(contacts -> clients (client_id));
 diesel::joinable!(export_files -> export_jobs (job_id));
+diesel::joinable!(import_errors -> import_jobs (job_id));
+diesel::joinable!(import_rows -> import_jobs (job_id));
 diesel::joinable!(interactions -> contacts (contact_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(orders -> clients (client_id));
@@ -504,6 +557,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     export_files,
     export_jobs,
     idempotency_keys,
+    import_errors,
+    import_jobs,
+    import_rows,
     interactions,
     order_lines,
     orders,

@@ -30,8 +30,12 @@ pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // An import's body (up to 100 MiB) is spooled by its handler, which
+    // keeps the key on the job itself: never read whole here.
     let key = match req.headers().get(&IDEMPOTENCY_KEY) {
-        Some(v) if req.method() == Method::POST => v.to_str().unwrap_or("\u{0}").to_owned(),
+        Some(v) if req.method() == Method::POST && req.path() != "/v1/imports" => {
+            v.to_str().unwrap_or("\u{0}").to_owned()
+        }
         _ => {
             return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
         }

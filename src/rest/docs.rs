@@ -29,6 +29,7 @@ use crate::error::{FieldError, Problem};
         (name = "reachability", description = "May I contact them: checks before a campaign, one-click unsubscribe"),
         (name = "dsar", description = "Data-subject requests: identity, deadlines, processing, exports"),
         (name = "exports", description = "Export jobs: whole resources as NDJSON or CSV files, kept 7 days"),
+        (name = "imports", description = "Import jobs: CSV or NDJSON files of clients, contacts, orders or consents, row by row through the API's rules"),
         (name = "register", description = "The Art. 30 register of processing activities"),
         (name = "retention", description = "Retention policies and sweeps"),
         (name = "audit", description = "The hash-chained audit trail, its checkpoints, flagged free text"),
@@ -37,7 +38,8 @@ use crate::error::{FieldError, Problem};
         (name = "graphql", description = "The GraphQL endpoint and GraphiQL"),
         (name = "system", description = "Health, readiness, metrics"),
     ),
-    components(schemas(Problem, FieldError, crate::pagination::SortKey, crate::rest::dsar::ExportFormat)),
+    components(schemas(Problem, FieldError, crate::pagination::SortKey, crate::rest::dsar::ExportFormat,
+        crate::services::imports::Resource, crate::services::imports::MatchOn)),
     modifiers(&Conventions)
 )]
 pub struct ApiDoc;

@@ -10,6 +10,7 @@ pub mod contract;
 pub mod docs;
 pub mod dsar;
 pub mod exports;
+pub mod imports;
 pub mod integrations;
 pub mod orders;
 pub mod quality;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(reach::configure)
             .configure(dsar::configure)
             .configure(exports::configure)
+            .configure(imports::configure)
             .configure(register::configure)
             .configure(audit::configure)
             .configure(sync::configure)

@@ -15,6 +15,7 @@ pub mod events;
 pub mod export;
 pub mod exports;
 pub mod identity;
+pub mod imports;
 pub mod mailer;
 pub mod merge;
 pub mod notices;

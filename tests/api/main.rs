@@ -14,6 +14,7 @@ mod fuzz;
 mod gdpr;
 mod graphql;
 mod identity;
+mod imports;
 mod integrations;
 mod orders;
 mod quality;
