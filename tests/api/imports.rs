@@ -297,3 +297,41 @@ async fn import_requests_are_validated_need_their_scopes_and_can_be_cancelled() 
     let r = app.get(&format!("/v1/imports/{}", uuid::Uuid::now_v7()), &t).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[actix_web::test]
+async fn new_contacts_written_together_get_the_answers_of_the_api() {
+    let app = TestApp::new().await;
+    let acme = crate::clients::create_client(&app, json!({"name": "Acme"})).await["id"].as_str().unwrap().to_owned();
+    let nobody = uuid::Uuid::now_v7();
+    let csv = format!(
+        "email,last_name,client_id,status,lawful_basis\n\
+         a@example.com,A,{acme},,\n\
+         b@example.com,B,{nobody},,\n\
+         c@example.com,C,,customer,contract\n\
+         a@example.com,A2,{acme},,\n\
+         ,Phoneless,,,\n"
+    );
+    suppress(&app, "c@example.com");
+    let job = import(&app, "resource=contacts", "text/csv", &csv).await;
+    // a: created; b: its client does not exist; c: suppressed but a customer
+    // under contract may come back; a again: matched, updated; a last name alone: created.
+    assert_eq!(
+        (job["created"].as_i64(), job["updated"].as_i64(), job["failed"].as_i64(), job["skipped"].as_i64()),
+        (Some(3), Some(1), Some(1), Some(0)),
+        "{job}"
+    );
+    let file = errors_file(&app, job["id"].as_str().unwrap()).await;
+    assert!(file.contains("\n3,client_id,not_found,"), "{file}");
+    let r = app.get("/v1/contacts?email=a@example.com", &admin()).await;
+    assert_eq!(r.body["data"][0]["last_name"], "A2");
+    assert_eq!(r.body["data"][0]["client_id"], acme.as_str());
+    assert_eq!(r.body["data"][0]["audience"], "professional", "the default of a contact with a client");
+    // One event and one audit entry per write, as the API writes them.
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM events WHERE type = 'contact.created'"), 3);
+    let created = count(
+        &app,
+        "SELECT count(*) AS n FROM (SELECT action FROM audit_pending UNION ALL SELECT action FROM audit_log) a \
+         WHERE action = 'contact.created'",
+    );
+    assert_eq!(created, 3);
+}
