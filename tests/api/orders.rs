@@ -431,3 +431,29 @@ async fn batches_queue_in_their_own_lane() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["data"][0]["result"], "created");
 }
+
+#[actix_web::test]
+async fn an_amount_past_the_documented_maximum_is_a_422_not_an_overflow() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let order = |ext: &str, total: i64| {
+        json!({"source": "shop", "external_id": ext, "status": "paid", "currency": "EUR", "total_cents": total,
+               "customer": {"email": "big@example.com", "last_name": "Big"}})
+    };
+    let r = app.post("/v1/orders", &t, order("1", 10_000_000_000_000)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "the maximum itself is accepted: {}", r.body);
+    let r = app.post("/v1/orders", &t, order("2", 5_000)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // The fuzzer's case: summed with the other order, i64::MAX overflowed the stats (a 500).
+    let r = app.patch(&format!("/v1/orders/{id}"), &t, json!({"total_cents": i64::MAX})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.error_fields(), vec!["total_cents".to_owned()]);
+    let r = app.post("/v1/orders", &t, order("3", 10_000_000_000_001)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let line = json!({"sku": "A", "name": "A", "quantity": 1, "unit_price_cents": i64::MAX});
+    let mut o = order("4", 1);
+    o["lines"] = json!([line]);
+    let r = app.post("/v1/orders", &t, o).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}

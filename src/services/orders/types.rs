@@ -41,9 +41,9 @@ pub struct LineInput {
     #[validate(required, range(min = 1))]
     #[schema(required = true, minimum = 1)]
     pub quantity: Option<i32>,
-    /// ≥ 0, minor units.
-    #[validate(required, range(min = 0))]
-    #[schema(required = true, minimum = 0)]
+    /// ≥ 0, minor units, at most 10^13 (100 billion in major units).
+    #[validate(required, range(min = 0, max = 10_000_000_000_000i64))]
+    #[schema(required = true, minimum = 0, maximum = 10_000_000_000_000i64)]
     pub unit_price_cents: Option<i64>,
 }
 
@@ -76,9 +76,11 @@ pub struct OrderInput {
     #[validate(required)]
     #[schema(required = true, example = "EUR", pattern = r"^\s*[A-Z]{3}\s*$")]
     pub currency: Option<String>,
-    /// Minor units, ≥ 0.
-    #[validate(required, range(min = 0))]
-    #[schema(required = true, minimum = 0)]
+    /// Minor units, ≥ 0, at most 10^13 (100 billion in major units), so
+    /// that the sums the stats keep (lifetime, 12 months) stay within 64
+    /// bits for any realistic number of orders.
+    #[validate(required, range(min = 0, max = 10_000_000_000_000i64))]
+    #[schema(required = true, minimum = 0, maximum = 10_000_000_000_000i64)]
     pub total_cents: Option<i64>,
     /// Default: the time the order is created. An upsert or batch item
     /// without it keeps the stored date, so an identical retry is `unchanged`.
