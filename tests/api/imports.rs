@@ -141,7 +141,7 @@ async fn an_import_survives_a_worker_that_dies_mid_way_without_double_rows() {
     let (claimed, first) = imports::claim(&mut conn, chrono::Utc::now()).unwrap().unwrap();
     assert_eq!((claimed, first), (id, 1));
     assert_eq!(imports::step(&mut conn, &app.state.suppression, id, first).unwrap(), Step::More);
-    let done = imports::CHUNK;
+    let done = imports::CONTACTS_CHUNK;
     let r = app.get(&format!("/v1/imports/{id}"), &admin()).await;
     assert_eq!((r.body["status"].as_str(), r.body["rows_done"].as_i64()), (Some("running"), Some(done)));
     assert_eq!(count(&app, "SELECT count(*) AS n FROM contacts"), done);

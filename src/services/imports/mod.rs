@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub use upload::{MAX_BYTES, Received, Spool, receive};
-pub use worker::{CHUNK, STALE_AFTER, Step, claim, run_next, step, sweep};
+pub use worker::{CHUNK, CONTACTS_CHUNK, STALE_AFTER, Step, claim, run_next, step, sweep};
 
 use super::audit;
 use crate::auth::{Actor, Scope};
