@@ -59,6 +59,8 @@ async fn create_import(
     q: Filter<ImportQuery>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    // 403 before 415: a token that may not import learns nothing of the body's rules.
+    actor.require(crate::auth::Scope::ImportsRun)?;
     let format = Format::from_content_type(req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
     let plan = imports::plan(&actor, q.0, format)?;
     let key = match req.headers().get(&IDEMPOTENCY_KEY) {
