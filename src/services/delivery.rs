@@ -108,6 +108,7 @@ fn lease(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Lease>> {
 }
 
 /// What one attempt gave.
+#[derive(Clone)]
 struct Attempt {
     status: Option<u16>,
     error: Option<String>,
@@ -237,7 +238,21 @@ pub async fn tick(state: &AppState, batch: i64) -> Result<usize, AppError> {
             let l = lease.clone();
             let attempt = actix_web::web::block(move || post(&agent, &l)).await.map_err(AppError::from)?;
             let ok = attempt.error.is_none();
-            db::run(&pool, move |c| Ok(record(c, &lease, &attempt)?)).await?;
+            // The receiver has it: an attempt not recorded would be sent
+            // again when the lease runs out, a copy with nothing on record.
+            // A busy pool or a dropped connection is waited out instead.
+            let mut tries = 0u64;
+            loop {
+                let (l, a) = (lease.clone(), attempt.clone());
+                match db::run(&pool, move |c| Ok(record(c, &l, &a)?)).await {
+                    Ok(()) => break,
+                    Err(AppError::Unavailable(_) | AppError::Contention(_)) if tries < 20 => {
+                        tries += 1;
+                        actix_web::rt::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             Ok::<bool, AppError>(ok)
         }
     });
