@@ -159,8 +159,18 @@ fn recount(db: &str, since: &str) {
     assert!(out.status.success(), "recount failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// No TLS on loopback for any column: libpq (ours, pgbench's) prefers it when
+/// the server offers it, node-postgres does not; the profile of issue 13 had
+/// 12% of the server's CPU in OpenSSL for a connection that never leaves
+/// the machine. The same setting for the three columns keeps them comparable.
+/// The server binary: this build's, or `BENCH_SERVER_BIN` (an older build, to
+/// measure a before and an after with the same harness).
+fn server_bin() -> String {
+    std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_clientele").to_owned())
+}
+
 fn database_url(db: &str) -> String {
-    format!("postgres://postgres@127.0.0.1:5432/{db}")
+    format!("postgres://postgres@127.0.0.1:5432/{db}?sslmode=disable")
 }
 
 /// Creates, migrates and seeds the database unless it already holds this seed.
@@ -183,7 +193,7 @@ fn ensure_seed(db: &str, scale: Scale) {
             return;
         }
     }
-    let status = Command::new(env!("CARGO_BIN_EXE_clientele"))
+    let status = Command::new(server_bin())
         .arg("migrate")
         .env("DATABASE_URL", database_url(db))
         .env("RUST_LOG", "warn")
@@ -206,6 +216,21 @@ fn ensure_seed(db: &str, scale: Scale) {
         .expect("run psql");
     assert!(status.success(), "bench/seed.sql failed");
     eprintln!("seed: done in {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// Reads every table and index of the seed into Postgres's buffers
+/// (`pg_prewarm`, in Debian's server package): each scenario then starts on a
+/// warm cache, whatever the scenario before it read (see bench/run.sh).
+fn prewarm(db: &str) {
+    let started = Instant::now();
+    psql(db, "CREATE EXTENSION IF NOT EXISTS pg_prewarm");
+    let pages = psql(
+        db,
+        "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.relname IN ('contacts', 'clients', 'orders', 'order_lines') \
+         OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN \
+         ('contacts'::regclass, 'clients'::regclass, 'orders'::regclass, 'order_lines'::regclass))",
+    );
+    eprintln!("prewarm: {} pages in {:.0} s", pages.trim(), started.elapsed().as_secs_f64());
 }
 
 /// The server child, stopped even if the bench panics.
@@ -239,7 +264,7 @@ fn start_server(db: &str) -> (Server, Duration) {
     std::fs::create_dir_all(format!("{ROOT}/bench/data")).expect("bench/data");
     let log = std::fs::File::create(format!("{ROOT}/bench/data/load-server.log")).expect("server log");
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_clientele"))
+    let child = Command::new(server_bin())
         .arg("serve")
         .env("DATABASE_URL", database_url(db))
         .env("CLIENTELE_BIND", &addr)
@@ -263,7 +288,7 @@ fn start_server(db: &str) -> (Server, Duration) {
 }
 
 fn token() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_clientele"))
+    let out = Command::new(server_bin())
         .args(["token", "create", "--sub", "bench", "--scope", "admin", "--ttl", "12h"])
         .env("CLIENTELE_JWT_SECRET", SECRET)
         .output()
@@ -655,6 +680,7 @@ fn least_sql(name: &str) -> Option<PathBuf> {
 fn pgbench(db: &str, s: Scale, script: &Path, conns: u32, seconds: u64) -> (f64, u64) {
     let name = script.display();
     let out = Command::new("pgbench")
+        .env("PGSSLMODE", "disable")
         .args(["-n", "-M", "prepared", "--max-tries", "5", "-h", "127.0.0.1", "-U", "postgres"])
         .args(["-c", &conns.to_string(), "-j", "2", "-T", &seconds.to_string()])
         .args(["-D", &format!("clients={}", s.clients)])
@@ -903,6 +929,7 @@ fn main() {
         return;
     }
     let picked = |name: &str| o.only.as_ref().is_none_or(|only| only.iter().any(|n| n == name));
+    prewarm(&o.db);
     let token = token();
     // PostGraphile first (it reads the schema, tens of seconds at full size),
     // then idle but for its turns; its cursors' digest goes into its requests.
