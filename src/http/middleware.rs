@@ -38,16 +38,19 @@ pub async fn observe(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    // The route is known once the router has run: asked before, actix walks
+    // every pattern of the application once more (issue 13's profile).
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
 
     // Inner layers answer errors as responses; an `Err` here (none is
     // expected) is rendered by actix itself. The request must not be cloned
     // before routing, so there is nothing to build a response on.
     let mut res = next.call(req).instrument(span.clone()).await?.map_into_boxed_body();
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    span.record("route", route.as_str());
 
     let status = res.status();
     if status.is_client_error() || status.is_server_error() {
