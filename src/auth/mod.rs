@@ -92,16 +92,14 @@ fn verify_request(req: &HttpRequest) -> Result<Actor, AppError> {
             return Err(unauthorized("invalid_request", "expected `Authorization: Bearer <token>`"));
         }
     };
-    let claims = state.keys.verify(token)?;
-    if let Some(jti) = &claims.jti
+    let actor = state.keys.verify_cached(token)?;
+    if let Some(jti) = &actor.jti
         && state.revoked.read().is_ok_and(|set| set.contains(jti))
     {
         return Err(unauthorized("invalid_token", "token revoked"));
     }
-    let scopes: Vec<Scope> =
-        claims.scope.as_deref().unwrap_or_default().split_whitespace().filter_map(|s| s.parse().ok()).collect();
     let request_id = req.extensions().get::<crate::http::RequestId>().map(|r| r.0.clone());
-    Ok(Actor::new(claims.sub, &scopes, claims.jti).with_request_id(request_id))
+    Ok(actor.with_request_id(request_id))
 }
 
 impl FromRequest for Actor {
