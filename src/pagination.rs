@@ -153,3 +153,46 @@ mod tests {
         assert_eq!(PageRequest::parse(None, None, None).unwrap().limit, 50);
     }
 }
+
+/// `(table.col, table.id) > (at, id)`, the keyset condition of a page after a
+/// cursor. Its SQL is static for a given table and sort, so diesel prepares it
+/// once per connection: the `dsl::sql` literal it replaces made every list
+/// query a one-off statement, parsed and planned by Postgres on each request
+/// (issue 13). A filtered list still opts out (see `segments::filter`).
+#[derive(Debug, Clone, Copy)]
+pub struct After {
+    /// The table, as it appears in the query.
+    pub table: &'static str,
+    /// The sort column.
+    pub col: &'static str,
+    /// The cursor's position.
+    pub at: DateTime<Utc>,
+    /// The cursor's row.
+    pub id: Uuid,
+}
+
+impl diesel::Expression for After {
+    type SqlType = diesel::sql_types::Bool;
+}
+impl<QS> diesel::AppearsOnTable<QS> for After {}
+impl<QS> diesel::SelectableExpression<QS> for After {}
+impl diesel::expression::ValidGrouping<()> for After {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+impl diesel::query_builder::QueryId for After {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for After {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> diesel::QueryResult<()> {
+        for s in ["(", self.table, ".", self.col, ", ", self.table, ".id) > ("] {
+            out.push_sql(s);
+        }
+        out.push_bind_param::<diesel::sql_types::Timestamptz, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.id)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}

@@ -347,16 +347,7 @@ macro_rules! paginate {
             SortKey::UpdatedAt => "updated_at",
         };
         if let Some(c) = page.after {
-            q = q.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                    "({t}.{col}, {t}.id) > (",
-                    t = stringify!($table)
-                ))
-                .bind::<diesel::sql_types::Timestamptz, _>(c.at())
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(c.id)
-                .sql(")"),
-            );
+            q = q.filter($crate::pagination::After { table: stringify!($table), col, at: c.at(), id: c.id });
         }
         let q = match page.sort {
             SortKey::CreatedAt => q.order(($table::created_at.asc(), $table::id.asc())),
