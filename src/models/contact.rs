@@ -99,6 +99,11 @@ pub fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> QueryResult<Option
     if lock { q.for_update().first(conn).optional() } else { q.first(conn).optional() }
 }
 
+/// True when the contact exists (an index probe: no row is sent back).
+pub fn exists(conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(contacts::table.find(id))).get_result(conn)
+}
+
 /// Finds a contact by email, case-insensitively, optionally locking it for update.
 pub fn find_by_email(conn: &mut PgConnection, email: &str, lock: bool) -> QueryResult<Option<Contact>> {
     let q = contacts::table

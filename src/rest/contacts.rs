@@ -194,8 +194,14 @@ async fn list_contact_orders(
     let id = id.into_inner();
     let page = db::run(&state.pool, move |c| {
         actor.require(Scope::OrdersRead)?;
-        crate::models::contact::find(c, id, false)?.ok_or(AppError::NotFound("contact"))?;
-        orders::list(c, &actor, OrderFilter { contact_id: Some(id), ..f.0 })
+        // An order names an existing contact (a foreign key): only an empty
+        // page must ask whether the contact exists (a 404, not an empty
+        // page), which spares a customer's page a statement (issue 13).
+        let page = orders::list(c, &actor, OrderFilter { contact_id: Some(id), ..f.0 })?;
+        if page.data.is_empty() && !crate::models::contact::exists(c, id)? {
+            return Err(AppError::NotFound("contact"));
+        }
+        Ok(page)
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
