@@ -86,3 +86,70 @@ async fn nested_queries_issue_the_same_statements_whatever_the_rows() {
     // of the rows (it used to be a second statement per level: 14).
     assert_eq!(large, 10);
 }
+
+/// Counts the connections the pool hands out: one per blocking-pool hop.
+#[derive(Debug, Clone, Default)]
+struct CountCheckouts(Arc<AtomicUsize>);
+
+impl diesel::r2d2::HandleEvent for CountCheckouts {
+    fn handle_checkout(&self, _: diesel::r2d2::event::CheckoutEvent) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+const CONTACT_ORDERS: &str = "query($id: UUID!) { contact(id: $id) { email \
+    orders(first: 2) { pageInfo { hasNextPage } nodes { totalCents lines { name } } } } }";
+
+/// `contact(id) { orders }` (issue 13): the contact and its page of orders
+/// come in one hop; two different pages asked (aliases) fall back to the
+/// loader, and a token without `orders:read` still gets the contact.
+#[actix_web::test]
+async fn a_contact_and_its_orders_come_in_one_hop() {
+    let app = TestApp::new().await;
+    let c = crate::contacts::create_contact(&app, json!({"email": "hop@example.com", "last_name": "H"})).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let orders: Vec<Value> = (0..3)
+        .map(|i| json!({"external_id": format!("hop-{i}"), "contact_id": id, "status": "paid", "currency": "EUR",
+            "total_cents": 100 + i, "lines": [{"name": format!("L{i}"), "quantity": 1, "unit_price_cents": 100 + i}]}))
+        .collect();
+    let r = app.post("/v1/orders/batch", &crate::helpers::admin(), json!({"orders": orders})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let checkouts = CountCheckouts::default();
+    let pool = Pool::builder()
+        .max_size(2)
+        .test_on_check_out(false)
+        .event_handler(Box::new(checkouts.clone()))
+        .build_unchecked(ConnectionManager::<PgConnection>::new(&app.db.url));
+    let pool = clientele::db::DbPool::new(pool, std::time::Duration::from_secs(5));
+    let schema = clientele::graphql::schema(pool, crate::helpers::dsar_setup(), 365, &GraphqlConfig::default());
+    let vars = json!({"id": id});
+
+    exec_on(&schema, "admin", CONTACT_ORDERS, vars.clone()).await;
+    checkouts.0.store(0, Ordering::SeqCst);
+    let r = exec_on(&schema, "admin", CONTACT_ORDERS, vars.clone()).await;
+    assert!(r.get("errors").is_none(), "{r:#}");
+    let page = &r["data"]["contact"]["orders"];
+    assert_eq!(page["pageInfo"]["hasNextPage"], json!(true), "{r:#}");
+    let totals: Vec<&Value> = page["nodes"].as_array().unwrap().iter().map(|o| &o["totalCents"]).collect();
+    assert_eq!(totals, [&json!("100"), &json!("101")]);
+    assert_eq!(page["nodes"][1]["lines"], json!([{"name": "L1"}]));
+    assert_eq!(checkouts.0.load(Ordering::SeqCst), 1, "the contact and its orders in one hop");
+
+    // Two pages of the same field: each through the loader, both right.
+    checkouts.0.store(0, Ordering::SeqCst);
+    let q = "query($id: UUID!) { contact(id: $id) { a: orders(first: 1) { nodes { totalCents } } \
+        b: orders(first: 3) { pageInfo { hasNextPage } nodes { totalCents } } } }";
+    let r = exec_on(&schema, "admin", q, vars.clone()).await;
+    assert!(r.get("errors").is_none(), "{r:#}");
+    assert_eq!(r["data"]["contact"]["a"]["nodes"], json!([{"totalCents": "100"}]));
+    assert_eq!(r["data"]["contact"]["b"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(r["data"]["contact"]["b"]["pageInfo"]["hasNextPage"], json!(false));
+    assert_eq!(checkouts.0.load(Ordering::SeqCst), 2);
+
+    // Without `orders:read`: the contact, and FORBIDDEN on its orders only.
+    let r = exec_on(&schema, "contacts:read", CONTACT_ORDERS, vars).await;
+    assert_eq!(r["data"]["contact"]["email"], json!("hop@example.com"), "{r:#}");
+    assert_eq!(r["data"]["contact"]["orders"], Value::Null);
+    assert_eq!(r["errors"][0]["extensions"]["code"], json!("FORBIDDEN"), "{r:#}");
+}
