@@ -9,6 +9,7 @@
 //! | `CLIENTELE_JWT_PUBLIC_KEY_FILE` | PEM (RS256, ES256, EdDSA) or JWKS file of an external issuer | none |
 //! | `CLIENTELE_JWT_ISSUER` | required `iss` | `clientele` |
 //! | `CLIENTELE_JWT_AUDIENCE` | required `aud` | `clientele` |
+//! | `CLIENTELE_WORKERS` | HTTP worker threads (each runs its own event loop; database work runs on the blocking pool beside them) | one per core |
 //! | `CLIENTELE_DB_POOL_SIZE` | r2d2 pool size | 4 per core, at least 8 |
 //! | `CLIENTELE_DB_POOL_TIMEOUT_MS` | wait for a pooled connection before answering 503 | `1000` |
 //! | `CLIENTELE_BULK_CONCURRENCY` | batch writes run at once (the others queue) | a quarter of the pool, at least 1 |
@@ -56,6 +57,8 @@ pub struct Config {
     pub bind: String,
     /// Token verification settings.
     pub jwt: JwtConfig,
+    /// HTTP worker threads.
+    pub workers: usize,
     /// r2d2 pool size.
     pub pool_size: u32,
     /// How long a request waits for a pooled connection before a 503.
@@ -193,6 +196,10 @@ impl Config {
                 public_key_file: var("CLIENTELE_JWT_PUBLIC_KEY_FILE"),
                 issuer: var("CLIENTELE_JWT_ISSUER").unwrap_or_else(|| "clientele".into()),
                 audience: var("CLIENTELE_JWT_AUDIENCE").unwrap_or_else(|| "clientele".into()),
+            },
+            workers: match parse_var("CLIENTELE_WORKERS", cores as usize)? {
+                0 => return Err(ConfigError("CLIENTELE_WORKERS must be at least 1".into())),
+                n => n,
             },
             pool_size,
             pool_timeout: Duration::from_millis(parse_var("CLIENTELE_DB_POOL_TIMEOUT_MS", 1000)?),

@@ -159,11 +159,14 @@ fn serve(mut config: Config, dev: bool) -> ExitCode {
         // Keep going: /readyz reports 503 until the database answers.
         Err(e) => tracing::error!(error = %e, "database not prepared; serving, not ready"),
     }
-    let bind = config.bind.clone();
+    let (bind, workers) = (config.bind.clone(), config.workers);
     let state = AppState::new(config, keys);
     let result = actix_web::rt::System::new().block_on(async move {
         clientele::jobs::spawn(&state);
-        let server = actix_web::HttpServer::new(move || build_app(state.clone())).shutdown_timeout(30).bind(&bind)?;
+        let server = actix_web::HttpServer::new(move || build_app(state.clone()))
+            .workers(workers)
+            .shutdown_timeout(30)
+            .bind(&bind)?;
         tracing::info!(address = %bind, "listening");
         // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (30 s at most).
         server.run().await

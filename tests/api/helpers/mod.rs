@@ -42,6 +42,7 @@ pub fn config(url: &str) -> Config {
             issuer: "clientele".into(),
             audience: "clientele".into(),
         },
+        workers: 1,
         pool_size: 4,
         pool_timeout: Duration::from_millis(1000),
         bulk_concurrency: 1,
