@@ -457,3 +457,34 @@ async fn an_amount_past_the_documented_maximum_is_a_422_not_an_overflow() {
     let r = app.post("/v1/orders", &t, o).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
+
+/// `GET /v1/contacts/{id}/orders`: an unknown contact is a 404, a known one
+/// without orders an empty page, whatever statements the endpoint saves (issue 13: it asks about the contact only for an
+/// empty page).
+#[actix_web::test]
+async fn a_contacts_orders_page_is_empty_for_a_known_contact_and_a_404_for_an_unknown_one() {
+    let app = TestApp::new().await;
+    let t = admin();
+    let contact = crate::contacts::create_contact(&app, json!({"email": "buyer@example.com"})).await;
+    let id = contact["id"].as_str().unwrap();
+    let r = app.get(&format!("/v1/contacts/{id}/orders"), &t).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"], json!([]));
+
+    let unknown = uuid::Uuid::now_v7();
+    let r = app.get(&format!("/v1/contacts/{unknown}/orders"), &t).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(r.header("content-type").unwrap(), "application/problem+json");
+
+    for ext in ["9001", "9002"] {
+        assert_eq!(app.post("/v1/orders", &t, order(ext, 1000)).await.status, StatusCode::CREATED);
+    }
+    let r = app.get(&format!("/v1/contacts/{id}/orders?limit=1"), &t).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"][0]["external_id"], json!("9001"));
+    let after = r.body["next_cursor"].as_str().expect("a second page").to_owned();
+    let r = app.get(&format!("/v1/contacts/{id}/orders?limit=1&after={after}"), &t).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"][0]["external_id"], json!("9002"));
+    assert_eq!(r.body["next_cursor"], Value::Null);
+}
