@@ -33,6 +33,7 @@ pub fn config(db: &str, dir: &std::path::Path) -> Config {
             issuer: "clientele".into(),
             audience: "clientele".into(),
         },
+        workers: 2,
         pool_size: 8,
         pool_timeout: Duration::from_secs(5),
         bulk_concurrency: 2,

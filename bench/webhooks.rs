@@ -122,6 +122,7 @@ fn main() {
             issuer: "clientele".into(),
             audience: "clientele".into(),
         },
+        workers: 2,
         pool_size: 16,
         pool_timeout: Duration::from_secs(5),
         bulk_concurrency: 4,

@@ -185,7 +185,10 @@ impl diesel::query_builder::QueryId for After {
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for After {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> diesel::QueryResult<()> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
         for s in ["(", self.table, ".", self.col, ", ", self.table, ".id) > ("] {
             out.push_sql(s);
         }

@@ -295,7 +295,8 @@ mod tests {
 
         // Kept past its expiry (and the leeway): verified again, and refused.
         let expired = k.mint("plugin", "admin", -(LEEWAY_SECS as i64) - 60, None).unwrap();
-        let stale = Verified { actor: crate::auth::Actor::new("plugin", &[crate::auth::Scope::Admin], None), exp: now - 100 };
+        let stale =
+            Verified { actor: crate::auth::Actor::new("plugin", &[crate::auth::Scope::Admin], None), exp: now - 100 };
         k.verified.write().unwrap().insert(expired.as_str().into(), stale);
         assert!(k.verify_cached(&expired).is_err(), "an expired token must not be served from the cache");
 

@@ -43,7 +43,8 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     // The route is known once the router has run: asked before, actix walks
     // every pattern of the application once more (issue 13's profile).
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
 
     // Inner layers answer errors as responses; an `Err` here (none is
     // expected) is rendered by actix itself. The request must not be cloned

@@ -109,8 +109,10 @@ async fn a_contact_and_its_orders_come_in_one_hop() {
     let c = crate::contacts::create_contact(&app, json!({"email": "hop@example.com", "last_name": "H"})).await;
     let id = c["id"].as_str().unwrap().to_owned();
     let orders: Vec<Value> = (0..3)
-        .map(|i| json!({"external_id": format!("hop-{i}"), "contact_id": id, "status": "paid", "currency": "EUR",
-            "total_cents": 100 + i, "lines": [{"name": format!("L{i}"), "quantity": 1, "unit_price_cents": 100 + i}]}))
+        .map(|i| {
+            json!({"external_id": format!("hop-{i}"), "contact_id": id, "status": "paid", "currency": "EUR",
+            "total_cents": 100 + i, "lines": [{"name": format!("L{i}"), "quantity": 1, "unit_price_cents": 100 + i}]})
+        })
         .collect();
     let r = app.post("/v1/orders/batch", &crate::helpers::admin(), json!({"orders": orders})).await;
     assert_eq!(r.status, 200, "{}", r.body);
