@@ -132,28 +132,6 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
-        let c = Cursor { sort: SortKey::UpdatedAt, micros: 1_700_000_000_123_456, id: Uuid::now_v7() };
-        assert_eq!(Cursor::decode(&c.encode(), SortKey::UpdatedAt).unwrap(), c);
-        assert!(Cursor::decode(&c.encode(), SortKey::CreatedAt).is_err());
-        for bad in ["", "!!!", "Zm9v", &URL_SAFE_NO_PAD.encode("c12:nope")] {
-            assert!(Cursor::decode(bad, SortKey::CreatedAt).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn limit_is_bounded() {
-        assert!(PageRequest::parse(Some(0), None, None).is_err());
-        assert!(PageRequest::parse(Some(201), None, None).is_err());
-        assert_eq!(PageRequest::parse(None, None, None).unwrap().limit, 50);
-    }
-}
-
 /// `(table.col, table.id) > (at, id)`, the keyset condition of a page after a
 /// cursor. Its SQL is static for a given table and sort, so diesel prepares it
 /// once per connection: the `dsl::sql` literal it replaces made every list
@@ -197,5 +175,27 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for After {
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.id)?;
         out.push_sql(")");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let c = Cursor { sort: SortKey::UpdatedAt, micros: 1_700_000_000_123_456, id: Uuid::now_v7() };
+        assert_eq!(Cursor::decode(&c.encode(), SortKey::UpdatedAt).unwrap(), c);
+        assert!(Cursor::decode(&c.encode(), SortKey::CreatedAt).is_err());
+        for bad in ["", "!!!", "Zm9v", &URL_SAFE_NO_PAD.encode("c12:nope")] {
+            assert!(Cursor::decode(bad, SortKey::CreatedAt).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limit_is_bounded() {
+        assert!(PageRequest::parse(Some(0), None, None).is_err());
+        assert!(PageRequest::parse(Some(201), None, None).is_err());
+        assert_eq!(PageRequest::parse(None, None, None).unwrap().limit, 50);
     }
 }

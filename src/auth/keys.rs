@@ -79,9 +79,9 @@ pub struct JwtKeys {
 /// server's CPU on a read (issue 13). Revocation is still checked on every
 /// request, against the token's `jti`.
 #[derive(Clone)]
-pub struct Verified {
+struct Verified {
     /// The actor the token stands for (no request id yet).
-    pub actor: super::Actor,
+    actor: super::Actor,
     exp: i64,
 }
 
